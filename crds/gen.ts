@@ -11,7 +11,10 @@ export const CRD_FILES: Record<string, Record<string, unknown>> = {
 };
 
 export function renderCrd(crd: Record<string, unknown>): string {
-  return "# Generated from crds/*.schema.ts by `make gen`. Do not edit.\n" + stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false });
+  return (
+    "# Generated from crds/*.schema.ts by `make gen`. Do not edit.\n" +
+    stringify(crd, { lineWidth: 0, aliasDuplicateObjects: false })
+  );
 }
 
 if (require.main === module) {

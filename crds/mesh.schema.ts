@@ -33,21 +33,21 @@ function component(name: string, what: string, enabledByDefault: boolean): Schem
 }
 
 function resourcePair(resource: "cpu" | "memory", example: string): Schema {
-  return obj(
-    `The proxy's ${resource} request and limit (quantities, e.g. ${example}).`,
-    {
-      request: quantity(`The ${resource} the scheduler reserves for each proxy.`),
-      limit: quantity(`The most ${resource} each proxy may use.`),
-    },
-  );
+  return obj(`The proxy's ${resource} request and limit (quantities, e.g. ${example}).`, {
+    request: quantity(`The ${resource} the scheduler reserves for each proxy.`),
+    limit: quantity(`The most ${resource} each proxy may use.`),
+  });
 }
 
 const identity = obj(
   "How proxies get their certificates.",
   {
-    issuanceLifetime: duration("How long a proxy's leaf certificate is valid. Proxies renew at 70 %.", {
-      default: "24h",
-    }),
+    issuanceLifetime: duration(
+      "How long a proxy's leaf certificate is valid. Proxies renew at 70 %.",
+      {
+        default: "24h",
+      },
+    ),
     clockSkewAllowance: duration(
       "How far clocks may disagree; certificates start this much in the past.",
       { default: "20s" },
@@ -98,10 +98,13 @@ const proxy = obj(
   {
     image: str("The proxy image, without tag.", { default: DEFAULT_PROXY_IMAGE, minLength: 1 }),
     version: str("The proxy image tag. Unset: the Mesh's version."),
-    logLevel: str("The proxy's log filter (error, warn, info, debug, trace; per module: warn,weft=info).", {
-      default: "warn,weft=info",
-      pattern: "^[a-z_=,:.]+$",
-    }),
+    logLevel: str(
+      "The proxy's log filter (error, warn, info, debug, trace; per module: warn,weft=info).",
+      {
+        default: "warn,weft=info",
+        pattern: "^[a-z_=,:.]+$",
+      },
+    ),
     logFormat: str("How the proxy writes logs.", { enum: ["plain", "json"], default: "plain" }),
     cpu: resourcePair("cpu", "100m"),
     memory: resourcePair("memory", "64Mi"),
@@ -109,8 +112,12 @@ const proxy = obj(
       "Ports whose traffic is proxied as opaque TCP without protocol detection (servers that speak first).",
       { default: DEFAULT_OPAQUE_PORTS, pattern: PORT_LIST_PATTERN },
     ),
-    skipInboundPorts: str("Inbound ports that bypass the proxy entirely.", { pattern: PORT_LIST_PATTERN }),
-    skipOutboundPorts: str("Outbound ports that bypass the proxy entirely.", { pattern: PORT_LIST_PATTERN }),
+    skipInboundPorts: str("Inbound ports that bypass the proxy entirely.", {
+      pattern: PORT_LIST_PATTERN,
+    }),
+    skipOutboundPorts: str("Outbound ports that bypass the proxy entirely.", {
+      pattern: PORT_LIST_PATTERN,
+    }),
     nativeSidecar: bool(
       "Inject the proxy as a native sidecar (an init container with restartPolicy Always): it starts before and stops after the app, so Jobs complete.",
       { default: true },
@@ -127,9 +134,12 @@ const prometheus = obj(
   {
     enabled: bool("Whether the bundled Prometheus runs.", { default: true }),
     replicas: replicas("prometheus"),
-    externalURL: str("The URL of your own Prometheus (it must scrape the proxies' weft-admin port).", {
-      pattern: "^https?://",
-    }),
+    externalURL: str(
+      "The URL of your own Prometheus (it must scrape the proxies' weft-admin port).",
+      {
+        pattern: "^https?://",
+      },
+    ),
   },
   {
     default: {},
@@ -157,8 +167,16 @@ const heartbeat = obj(
 const components = obj(
   "Which control-plane components run, and how many replicas each.",
   {
-    destination: obj("Service discovery and profiles for proxies.", { replicas: replicas("destination") }, { default: {} }),
-    identity: obj("The certificate authority for proxies.", { replicas: replicas("identity") }, { default: {} }),
+    destination: obj(
+      "Service discovery and profiles for proxies.",
+      { replicas: replicas("destination") },
+      { default: {} },
+    ),
+    identity: obj(
+      "The certificate authority for proxies.",
+      { replicas: replicas("identity") },
+      { default: {} },
+    ),
     tap: component("tap", "live request streams from proxies.", true),
     api: component("api", "the public API for the CLI and dashboard.", true),
     web: component("web", "the dashboard.", true),
@@ -179,11 +197,14 @@ const spec = obj(
       default: DEFAULT_CONTROLLER_IMAGE,
       minLength: 1,
     }),
-    trustDomain: str("The trust domain in every proxy identity (<sa>.<ns>.serviceaccount.identity.weft-system.<trustDomain>).", {
-      default: "cluster.local",
-      pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-      maxLength: 253,
-    }),
+    trustDomain: str(
+      "The trust domain in every proxy identity (<sa>.<ns>.serviceaccount.identity.weft-system.<trustDomain>).",
+      {
+        default: "cluster.local",
+        pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+        maxLength: 253,
+      },
+    ),
     identity,
     proxy,
     components,
@@ -241,11 +262,36 @@ export const meshCrd = crd({
       },
     },
     printerColumns: [
-      { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: "Whether the control plane is ready." },
-      { name: "Version", type: "string", jsonPath: ".status.version", description: "The running version." },
-      { name: "Meshed", type: "string", jsonPath: ".status.meshed", description: "Meshed pods out of all." },
-      { name: "mTLS", type: "string", jsonPath: ".status.mtls", description: "Share of meshed traffic under mTLS." },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Since creation." },
+      {
+        name: "Ready",
+        type: "string",
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: "Whether the control plane is ready.",
+      },
+      {
+        name: "Version",
+        type: "string",
+        jsonPath: ".status.version",
+        description: "The running version.",
+      },
+      {
+        name: "Meshed",
+        type: "string",
+        jsonPath: ".status.meshed",
+        description: "Meshed pods out of all.",
+      },
+      {
+        name: "mTLS",
+        type: "string",
+        jsonPath: ".status.mtls",
+        description: "Share of meshed traffic under mTLS.",
+      },
+      {
+        name: "Age",
+        type: "date",
+        jsonPath: ".metadata.creationTimestamp",
+        description: "Since creation.",
+      },
     ],
   },
 });

@@ -30,7 +30,11 @@ export interface CelRule {
   rule: string;
   message: string;
   fieldPath?: string;
-  reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
+  reason?:
+    | "FieldValueInvalid"
+    | "FieldValueForbidden"
+    | "FieldValueRequired"
+    | "FieldValueDuplicate";
 }
 
 /** Go duration syntax, as Kubernetes and the proxy parse it ("10s", "1m30s", "250ms"). */
@@ -63,10 +67,18 @@ export function duration(description: string, extra: Extra = {}): Schema {
 }
 
 export function quantity(description: string): Schema {
-  return { description, "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string", pattern: QUANTITY_PATTERN }] };
+  return {
+    description,
+    "x-kubernetes-int-or-string": true,
+    anyOf: [{ type: "integer" }, { type: "string", pattern: QUANTITY_PATTERN }],
+  };
 }
 
-export function obj(description: string, properties: Record<string, Schema>, extra: Extra = {}): Schema {
+export function obj(
+  description: string,
+  properties: Record<string, Schema>,
+  extra: Extra = {},
+): Schema {
   return { type: "object", description, properties, ...extra };
 }
 

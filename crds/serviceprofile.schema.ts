@@ -1,10 +1,21 @@
 // The ServiceProfile CRD: Linkerd's v1alpha2 schema under weft.io, so profiles port by changing
 // apiVersion. Request and response matches nest (all/any/not); structural schemas cannot
 // recurse, so the nesting is spelled out to MATCH_DEPTH levels, which real profiles never exceed.
-import { arr, bool, conditions, crd, duration, int, num, obj, quantity, Schema, str } from "./openapi";
+import {
+  arr,
+  bool,
+  conditions,
+  crd,
+  duration,
+  int,
+  num,
+  obj,
+  quantity,
+  Schema,
+  str,
+} from "./openapi";
 
 export const MATCH_DEPTH = 3;
-
 
 function requestMatch(depth: number): Schema {
   const props: Record<string, Schema> = {
@@ -39,7 +50,10 @@ function responseMatch(depth: number): Schema {
       },
       {
         "x-kubernetes-validations": [
-          { rule: "!has(self.min) || !has(self.max) || self.max >= self.min", message: "status.max must be >= status.min" },
+          {
+            rule: "!has(self.min) || !has(self.max) || self.max >= self.min",
+            message: "status.max must be >= status.min",
+          },
         ],
       },
     ),
@@ -64,17 +78,25 @@ const route = obj(
         "A class of responses.",
         {
           condition: responseMatch(MATCH_DEPTH),
-          isFailure: bool("Whether responses of this class count as failures (and may be retried).", {
-            default: false,
-          }),
+          isFailure: bool(
+            "Whether responses of this class count as failures (and may be retried).",
+            {
+              default: false,
+            },
+          ),
         },
         { required: ["condition"] },
       ),
     ),
-    isRetryable: bool("Whether failed requests of this route may be retried (within the retry budget).", {
-      default: false,
-    }),
-    timeout: duration("How long a request of this route may take before the proxy answers 504, e.g. 300ms."),
+    isRetryable: bool(
+      "Whether failed requests of this route may be retried (within the retry budget).",
+      {
+        default: false,
+      },
+    ),
+    timeout: duration(
+      "How long a request of this route may take before the proxy answers 504, e.g. 300ms.",
+    ),
   },
   { required: ["name", "condition"] },
 );
@@ -82,8 +104,12 @@ const route = obj(
 const retryBudget = obj(
   "How many retries the proxy may add, as a share of requests, so retries cannot multiply an outage.",
   {
-    retryRatio: num("Retries allowed per original request, e.g. 0.2 for 20 % more load.", { minimum: 0 }),
-    minRetriesPerSecond: int("Retries always allowed per second, whatever the ratio.", { minimum: 0 }),
+    retryRatio: num("Retries allowed per original request, e.g. 0.2 for 20 % more load.", {
+      minimum: 0,
+    }),
+    minRetriesPerSecond: int("Retries always allowed per second, whatever the ratio.", {
+      minimum: 0,
+    }),
     ttl: duration("The window over which the ratio is computed, e.g. 10s."),
   },
   { required: ["retryRatio", "minRetriesPerSecond", "ttl"] },
@@ -92,27 +118,26 @@ const retryBudget = obj(
 const dstOverride = obj(
   "A backend that receives a share of the traffic (traffic split).",
   {
-    authority: str("The backend's authority, e.g. web-v2.shop.svc.cluster.local:80.", { minLength: 1 }),
+    authority: str("The backend's authority, e.g. web-v2.shop.svc.cluster.local:80.", {
+      minLength: 1,
+    }),
     weight: quantity("The backend's share relative to the others, as a quantity (1, 500m)."),
   },
   { required: ["authority", "weight"] },
 );
 
-const spec = obj(
-  "Per-route behaviour of requests to the service this profile is named after.",
-  {
-    routes: arr("The service's routes, matched in order.", route, {
-      "x-kubernetes-list-type": "atomic",
-    }),
-    retryBudget,
-    dstOverrides: arr("Where to send this service's traffic instead, by weight.", dstOverride),
-    opaquePorts: arr(
-      "Ports of the service whose traffic is opaque TCP (no protocol detection).",
-      int("A port.", { minimum: 1, maximum: 65535 }),
-      { "x-kubernetes-list-type": "set" },
-    ),
-  },
-);
+const spec = obj("Per-route behaviour of requests to the service this profile is named after.", {
+  routes: arr("The service's routes, matched in order.", route, {
+    "x-kubernetes-list-type": "atomic",
+  }),
+  retryBudget,
+  dstOverrides: arr("Where to send this service's traffic instead, by weight.", dstOverride),
+  opaquePorts: arr(
+    "Ports of the service whose traffic is opaque TCP (no protocol detection).",
+    int("A port.", { minimum: 1, maximum: 65535 }),
+    { "x-kubernetes-list-type": "set" },
+  ),
+});
 
 const status = obj("What the operator observed.", {
   observedGeneration: int("The metadata.generation the status describes.", { format: "int64" }),
@@ -122,7 +147,8 @@ const status = obj("What the operator observed.", {
 // DNS-1123 subdomain: the name is the service's FQDN (web.shop.svc.cluster.local).
 const nameRule = {
   rule: "self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$') && size(self.metadata.name) <= 253",
-  message: "metadata.name must be the service's FQDN, a DNS-1123 subdomain such as web.shop.svc.cluster.local",
+  message:
+    "metadata.name must be the service's FQDN, a DNS-1123 subdomain such as web.shop.svc.cluster.local",
 };
 
 export const serviceProfileCrd = crd({
@@ -148,9 +174,24 @@ export const serviceProfileCrd = crd({
       "x-kubernetes-validations": [nameRule],
     },
     printerColumns: [
-      { name: "Routes", type: "string", jsonPath: ".spec.routes[*].name", description: "The routes' names." },
-      { name: "Retry-Ratio", type: "number", jsonPath: ".spec.retryBudget.retryRatio", description: "Retries per request allowed." },
-      { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp", description: "Since creation." },
+      {
+        name: "Routes",
+        type: "string",
+        jsonPath: ".spec.routes[*].name",
+        description: "The routes' names.",
+      },
+      {
+        name: "Retry-Ratio",
+        type: "number",
+        jsonPath: ".spec.retryBudget.retryRatio",
+        description: "Retries per request allowed.",
+      },
+      {
+        name: "Age",
+        type: "date",
+        jsonPath: ".metadata.creationTimestamp",
+        description: "Since creation.",
+      },
     ],
   },
 });

@@ -21,7 +21,9 @@ function toJsonSchema(s: Schema): Json {
     out[key] = value;
   }
   if (s.properties) {
-    out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, toJsonSchema(v)]));
+    out.properties = Object.fromEntries(
+      Object.entries(s.properties).map(([k, v]) => [k, toJsonSchema(v)]),
+    );
     if (!s["x-kubernetes-preserve-unknown-fields"] && Object.keys(s.properties).length > 0) {
       out.additionalProperties = false;
     }
@@ -49,6 +51,10 @@ function describe(error: ErrorObject): string {
       return `${fieldPath(error.instancePath, String(params.missingProperty))}: required`;
     case "enum":
       return `${fieldPath(error.instancePath)}: must be one of ${(params.allowedValues as unknown[]).join(", ")}`;
+    case "minProperties": {
+      const fields = Object.keys((error.parentSchema as Schema | undefined)?.properties ?? {});
+      return `${fieldPath(error.instancePath)}: must not be empty; set one of ${fields.join(", ")}`;
+    }
     case "pattern":
       return `${fieldPath(error.instancePath)}: must match ${String(params.pattern)}`;
     default:
@@ -60,7 +66,7 @@ export class CrdValidator {
   private readonly check: ValidateFunction;
 
   constructor(crd: Json) {
-    const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
     this.check = ajv.compile(toJsonSchema(crdSchema(crd)));
   }
 
