@@ -59,6 +59,13 @@ export function hasProxy(pod: V1Pod): boolean {
   return all.some((c) => c.name === PROXY_CONTAINER);
 }
 
+function optOutLabel(pod: V1Pod, ns: V1Namespace | undefined): string | undefined {
+  return (
+    ns?.metadata?.labels?.[ADMISSION_OPT_OUT_LABEL] ??
+    pod.metadata?.labels?.[ADMISSION_OPT_OUT_LABEL]
+  );
+}
+
 function namespaceSkip(
   nsName: string,
   pod: V1Pod,

@@ -248,19 +248,21 @@ export function proxyVolumes(): V1Volume[] {
   ];
 }
 
+function deploymentOf(pod: V1Pod, rsName: string): Record<string, string> {
+  const hash = pod.metadata?.labels?.["pod-template-hash"];
+  if (!hash || !rsName.endsWith(`-${hash}`)) return {};
+  return { "weft.io/proxy-deployment": rsName.slice(0, -(hash.length + 1)) };
+}
+
 /** The owner as `weft.io/proxy-<kind>` labels: ReplicaSets of a Deployment also name the Deployment. */
 export function ownerLabels(pod: V1Pod): Record<string, string> {
-  const owner =
-    pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
+  const refs = pod.metadata?.ownerReferences ?? [];
+  const owner = refs.find((o) => o.controller) ?? refs[0];
   if (!owner) return {};
   const labels: Record<string, string> = {
     [`weft.io/proxy-${owner.kind.toLowerCase()}`]: owner.name,
   };
-  const hash = pod.metadata?.labels?.["pod-template-hash"];
-  if (owner.kind === "ReplicaSet" && hash && owner.name.endsWith(`-${hash}`)) {
-    labels["weft.io/proxy-deployment"] = owner.name.slice(0, -(hash.length + 1));
-  }
-  return labels;
+  return owner.kind === "ReplicaSet" ? { ...labels, ...deploymentOf(pod, owner.name) } : labels;
 }
 
 function opaqueFor(s: ProxySettings, ports: number[]): string {
