@@ -81,10 +81,8 @@ function namespaceSkip(
       `namespace ${nsName} is excluded from injection by the Mesh (spec.excludedNamespaces)`,
     );
   }
-  const optOut =
-    ns?.metadata?.labels?.[ADMISSION_OPT_OUT_LABEL] ??
-    pod.metadata?.labels?.[ADMISSION_OPT_OUT_LABEL];
-  if (optOut === "disabled") return skip("OptedOut", `label ${ADMISSION_OPT_OUT_LABEL}=disabled`);
+  if (optOutLabel(pod, ns) === "disabled")
+    return skip("OptedOut", `label ${ADMISSION_OPT_OUT_LABEL}=disabled`);
   return undefined;
 }
 
