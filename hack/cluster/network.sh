@@ -3,6 +3,7 @@
 # shellcheck shell=bash
 
 GUARD_CHAIN=WEFT-FORWARD
+INPUT_GUARD_CHAIN=WEFT-INPUT
 # Sysctls that the bridge, the kubelet or kube-proxy may change; saved once, restored by down.sh.
 SAVED_SYSCTLS=(
   net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables
@@ -69,6 +70,17 @@ ensure_forward_guard() {
   iptables -w -C FORWARD -j "$GUARD_CHAIN" 2>/dev/null || iptables -w -I FORWARD 1 -j "$GUARD_CHAIN"
 }
 
+# The API server listens on every address (the host uses 127.0.0.1, pods the bridge address)
+# and the kubelet on the bridge address; only loopback and the bridge may reach them.
+ensure_input_guard() {
+  iptables -w -N "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -F "$INPUT_GUARD_CHAIN"
+  iptables -w -A "$INPUT_GUARD_CHAIN" -i lo -j RETURN
+  iptables -w -A "$INPUT_GUARD_CHAIN" -i "$BRIDGE" -j RETURN
+  iptables -w -A "$INPUT_GUARD_CHAIN" -p tcp -m multiport \
+    --dports "$APISERVER_PORT,$KUBELET_PORT,$ETCD_CLIENT_PORT,$ETCD_PEER_PORT" -j DROP
+  iptables -w -C INPUT -j "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -I INPUT 1 -j "$INPUT_GUARD_CHAIN"
+}
+
 setup_network() {
   check_cidrs_free
   save_sysctls
@@ -76,10 +88,11 @@ setup_network() {
   ensure_bridge
   ensure_sysctls
   ensure_forward_guard
+  ensure_input_guard
 }
 
 # remove_iptables_chains TOOL: deletes every rule that jumps to, and every chain named,
-# KUBE-* or CNI-* (kube-proxy's, the kubelet's, the CNI plugins') or our guard chain.
+# KUBE-* or CNI-* (kube-proxy's, the kubelet's, the CNI plugins') or our guard chains.
 remove_iptables_chains() {
   local tool=$1 table rule chain
   command -v "$tool" >/dev/null || return 0
@@ -87,13 +100,13 @@ remove_iptables_chains() {
     "$tool" -w -t "$table" -S >/dev/null 2>&1 || continue
     while read -r rule; do
       eval "\"$tool\" -w -t $table ${rule/-A /-D }" 2>/dev/null || true
-    done < <("$tool" -w -t "$table" -S | grep -E "^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-|$GUARD_CHAIN)")
+    done < <("$tool" -w -t "$table" -S | grep -E "^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE-|CNI-|$GUARD_CHAIN|$INPUT_GUARD_CHAIN)")
     while read -r chain; do
       "$tool" -w -t "$table" -F "$chain" 2>/dev/null || true
-    done < <("$tool" -w -t "$table" -S | awk -v guard="$GUARD_CHAIN" '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == guard) {print $2}')
+    done < <("$tool" -w -t "$table" -S | awk -v guard="$GUARD_CHAIN" -v input="$INPUT_GUARD_CHAIN" '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == guard || $2 == input) {print $2}')
     while read -r chain; do
       "$tool" -w -t "$table" -X "$chain" 2>/dev/null || true
-    done < <("$tool" -w -t "$table" -S | awk -v guard="$GUARD_CHAIN" '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == guard) {print $2}')
+    done < <("$tool" -w -t "$table" -S | awk -v guard="$GUARD_CHAIN" -v input="$INPUT_GUARD_CHAIN" '$1 == "-N" && ($2 ~ /^(KUBE|CNI)-/ || $2 == guard || $2 == input) {print $2}')
   done
 }
 
