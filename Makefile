@@ -11,7 +11,7 @@ endef
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  \033[1m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: deps
 deps: ## Install what building and testing need (npm ci, Debian packages)
@@ -38,8 +38,9 @@ bench: deps ## Benchmarks that print ratios against peers measured in the same r
 	$(call run_script,bench/run.sh)
 
 .PHONY: gen
-gen: ## Regenerate the TypeScript for api/proto
+gen: ## Regenerate api/gen from api/proto and crds/*.yaml from crds/*.schema.ts
 	@bash hack/gen-proto.sh
+	@tsx crds/gen.ts
 
 .PHONY: lint
 lint: ## eslint and prettier
