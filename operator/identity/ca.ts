@@ -10,7 +10,8 @@ import { certificatesToPem, pemCertificates, toPem } from "./pem";
 type Key = webcrypto.CryptoKey;
 type KeyPair = webcrypto.CryptoKeyPair;
 
-const cryptoImpl = webcrypto as unknown as Crypto;
+const cryptoImpl = webcrypto as unknown as webcrypto.Crypto;
+type PkijsKey = Parameters<pkijs.Certificate["sign"]>[0];
 const engine = new pkijs.CryptoEngine({ name: "weft-node", crypto: cryptoImpl });
 pkijs.setEngine("weft-node", engine);
 
@@ -179,22 +180,24 @@ async function buildCertificate(spec: CertSpec): Promise<pkijs.Certificate> {
   cert.serialNumber = serialNumber();
   cert.subject = nameWithCn(spec.subjectCn);
   cert.issuer = spec.issuerName ?? nameWithCn(spec.subjectCn);
-  cert.notBefore.value = spec.notBefore;
-  cert.notAfter.value = spec.notAfter;
+  cert.notBefore.value = wholeSeconds(spec.notBefore);
+  cert.notAfter.value = wholeSeconds(spec.notAfter);
   if (spec.subjectPublicKey instanceof pkijs.PublicKeyInfo) {
     cert.subjectPublicKeyInfo = spec.subjectPublicKey;
   } else {
-    await cert.subjectPublicKeyInfo.importKey(
-      spec.subjectPublicKey as unknown as CryptoKey,
-      engine,
-    );
+    await cert.subjectPublicKeyInfo.importKey(spec.subjectPublicKey as unknown as PkijsKey, engine);
   }
   const skid = await keyIdOf(cert.subjectPublicKeyInfo);
   const extensions = [...spec.extensions, subjectKeyIdExtension(skid)];
   extensions.push(authorityKeyIdExtension(spec.issuerKeyId ?? skid));
   cert.extensions = extensions;
-  await cert.sign(spec.signingKey as unknown as CryptoKey, "SHA-256", engine);
+  await cert.sign(spec.signingKey as unknown as PkijsKey, "SHA-256", engine);
   return cert;
+}
+
+/** DER times carry whole seconds; round down so the encoded value is what callers see. */
+function wholeSeconds(d: Date): Date {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000);
 }
 
 function certDer(cert: pkijs.Certificate): Buffer {
@@ -202,7 +205,7 @@ function certDer(cert: pkijs.Certificate): Buffer {
 }
 
 async function exportKeyPem(key: Key): Promise<string> {
-  const pkcs8 = await cryptoImpl.subtle.exportKey("pkcs8", key as unknown as CryptoKey);
+  const pkcs8 = await cryptoImpl.subtle.exportKey("pkcs8", key);
   return toPem(new Uint8Array(pkcs8), "PRIVATE KEY");
 }
 

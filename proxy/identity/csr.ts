@@ -4,7 +4,8 @@ import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { webcrypto } from "node:crypto";
 
-const cryptoImpl = webcrypto as unknown as Crypto;
+const cryptoImpl = webcrypto as unknown as webcrypto.Crypto;
+type PkijsKey = Parameters<pkijs.Certificate["sign"]>[0];
 const engine = new pkijs.CryptoEngine({ name: "weft-proxy", crypto: cryptoImpl });
 
 const OID_CN = "2.5.4.3";
@@ -41,7 +42,7 @@ function sanExtension(spec: CsrSpec): pkijs.Extension {
       extra.value instanceof Uint8Array
         ? new asn1js.OctetString({ valueHex: extra.value })
         : extra.value;
-    names.push(new pkijs.GeneralName({ type: extra.type, value }));
+    names.push(new pkijs.GeneralName({ type: extra.type, value } as pkijs.GeneralNameParameters));
   }
   const altNames = new pkijs.GeneralNames({ names });
   return new pkijs.Extension({
@@ -65,14 +66,14 @@ export async function buildCsr(
       }),
     );
   }
-  await req.subjectPublicKeyInfo.importKey(keys.publicKey as unknown as CryptoKey, engine);
+  await req.subjectPublicKeyInfo.importKey(keys.publicKey as unknown as PkijsKey, engine);
   req.attributes = [
     new pkijs.Attribute({
       type: OID_EXTENSION_REQUEST,
       values: [new pkijs.Extensions({ extensions: [sanExtension(spec)] }).toSchema()],
     }),
   ];
-  await req.sign(keys.privateKey as unknown as CryptoKey, hash, engine);
+  await req.sign(keys.privateKey as unknown as PkijsKey, hash, engine);
   return Buffer.from(req.toSchema().toBER(false));
 }
 
@@ -83,6 +84,6 @@ export async function generateLocalKey(identity: string): Promise<LocalKey> {
     "verify",
   ])) as unknown as webcrypto.CryptoKeyPair;
   const csrDer = await buildCsr({ dnsNames: [identity], commonName: identity }, keys);
-  const pkcs8 = await cryptoImpl.subtle.exportKey("pkcs8", keys.privateKey as unknown as CryptoKey);
+  const pkcs8 = await cryptoImpl.subtle.exportKey("pkcs8", keys.privateKey);
   return { keyPem: toPem(pkcs8, "PRIVATE KEY"), csrDer };
 }
