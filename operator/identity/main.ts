@@ -1,0 +1,165 @@
+// `weft-controller identity`: the certificate authority service.
+// Gathers (kubeconfig, issuer Secret, anchors ConfigMap), decides (Certify), writes (certs, Events, metrics).
+import { createServer, type Server } from "node:http";
+import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_LEAF_LIFETIME_MS } from "./ca";
+import { IdentityStartupError } from "./errors";
+import { IssuerStore, ISSUER_SECRET_NAME, TRUST_ROOTS_CONFIGMAP_NAME, type ReloadResult } from "./issuer-store";
+import {
+  apiEventSink,
+  apiTokenReviewer,
+  checkTokenReviewAccess,
+  connectKube,
+  watchIssuerSources,
+  type EventSink,
+} from "./kube";
+import { IdentityMetrics } from "./metrics";
+import { startIdentityServer } from "./server";
+
+export interface IdentityArgs {
+  addr: string;
+  adminAddr: string;
+  namespace: string;
+  trustDomain: string;
+  issuerSecret: string;
+  trustRootsConfigMap: string;
+  leafLifetimeMs: number;
+  clockSkewMs: number;
+  kubeconfig: string | undefined;
+}
+
+const DEFAULTS: IdentityArgs = {
+  addr: "0.0.0.0:8080",
+  adminAddr: "0.0.0.0:9990",
+  namespace: "weft-system",
+  trustDomain: "cluster.local",
+  issuerSecret: ISSUER_SECRET_NAME,
+  trustRootsConfigMap: TRUST_ROOTS_CONFIGMAP_NAME,
+  leafLifetimeMs: DEFAULT_LEAF_LIFETIME_MS,
+  clockSkewMs: DEFAULT_CLOCK_SKEW_MS,
+  kubeconfig: undefined,
+};
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "24h", "1h30m", "20s", "500ms" → milliseconds. */
+export function parseDuration(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+    throw new IdentityStartupError(`not a duration: ${JSON.stringify(text)} (use e.g. 24h, 90s, 1h30m)`);
+  }
+  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]], 0);
+}
+
+type Setter = (a: IdentityArgs, v: string) => void;
+const FLAGS: Record<string, Setter> = {
+  addr: (a, v) => (a.addr = v),
+  "admin-addr": (a, v) => (a.adminAddr = v),
+  namespace: (a, v) => (a.namespace = v),
+  "trust-domain": (a, v) => (a.trustDomain = v),
+  "issuer-secret": (a, v) => (a.issuerSecret = v),
+  "trust-roots-configmap": (a, v) => (a.trustRootsConfigMap = v),
+  "leaf-lifetime": (a, v) => (a.leafLifetimeMs = parseDuration(v)),
+  "clock-skew": (a, v) => (a.clockSkewMs = parseDuration(v)),
+  kubeconfig: (a, v) => (a.kubeconfig = v),
+};
+
+/** `--flag=value` or `--flag value`; unknown flags are an error naming the known ones. */
+export function parseArgs(argv: string[]): IdentityArgs {
+  const args = { ...DEFAULTS };
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    const setter = m ? FLAGS[m[1]] : undefined;
+    if (!m || !setter) {
+      throw new IdentityStartupError(`unknown argument ${argv[i]}; flags: ${Object.keys(FLAGS).join(", ")}`);
+    }
+    const value = m[2] ?? argv[++i];
+    if (value === undefined) throw new IdentityStartupError(`--${m[1]} needs a value`);
+    setter(args, value);
+  }
+  return args;
+}
+
+function hostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(":");
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(addr.slice(i + 1)) };
+}
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} identity ${line}\n`);
+}
+
+/** Metrics, events and logs for one reload result. */
+function reportReload(result: ReloadResult, metrics: IdentityMetrics, events: EventSink, a: IdentityArgs): void {
+  const secret = { kind: "Secret", apiVersion: "v1", namespace: a.namespace, name: a.issuerSecret };
+  if (result.kind === "loaded") {
+    metrics.issuerLoaded(result.issuer.notAfter);
+    if (!result.changed) return;
+    metrics.issuerReloads.inc({ result: "loaded" });
+    log(`issuer loaded, expires ${result.issuer.notAfter.toISOString()}`);
+    events(secret, "Normal", "IssuerUpdated", `issuer loaded; expires ${result.issuer.notAfter.toISOString()}`);
+    return;
+  }
+  metrics.issuerReloads.inc({ result: "invalid" });
+  const kept = result.keptPrevious ? "; still signing with the previous issuer" : "; Certify answers UNAVAILABLE";
+  log(`issuer invalid (${result.error.code}): ${result.error.message}${kept}`);
+  events(secret, "Warning", "InvalidIssuer", `${result.error.code}: ${result.error.message}${kept}`);
+  if (!result.keptPrevious) metrics.issuerLoaded(undefined);
+}
+
+function startAdmin(addr: string, metrics: IdentityMetrics, store: IssuerStore): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === "/metrics") {
+      metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": "text/plain" }).end(text));
+    } else if (req.url === "/ready") {
+      res.writeHead(store.current() ? 200 : 503).end(store.current() ? "ready\n" : "no issuer\n");
+    } else if (req.url === "/live") {
+      res.writeHead(200).end("live\n");
+    } else res.writeHead(404).end();
+  });
+  const { host, port } = hostPort(addr);
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+/** Runs the identity service until SIGTERM/SIGINT. */
+export async function run(argv: string[]): Promise<void> {
+  const a = parseArgs(argv);
+  const kube = await connectKube(a.kubeconfig);
+  await checkTokenReviewAccess(kube);
+  const metrics = new IdentityMetrics();
+  const store = new IssuerStore();
+  const events = apiEventSink(kube, "weft-identity", (err) => log(`event not recorded: ${String(err)}`));
+  let chain = Promise.resolve();
+  const watch = watchIssuerSources(
+    kube,
+    a.namespace,
+    { secret: a.issuerSecret, configMap: a.trustRootsConfigMap },
+    (sources) => {
+      chain = chain.then(() => store.reload(sources)).then((r) => reportReload(r, metrics, events, a));
+    },
+    (err) => log(`watch: ${String(err)}`),
+  );
+  const grpcServer = await startIdentityServer(
+    {
+      issuer: () => store.current(),
+      review: apiTokenReviewer(kube),
+      trustDomain: a.trustDomain,
+      controlPlaneNamespace: a.namespace,
+      leafLifetimeMs: a.leafLifetimeMs,
+      clockSkewMs: a.clockSkewMs,
+      now: () => new Date(),
+      metrics,
+      events,
+      log,
+    },
+    a.addr,
+  );
+  const admin = await startAdmin(a.adminAddr, metrics, store);
+  log(`serving Identity on ${a.addr} (port ${grpcServer.port}), admin on ${a.adminAddr}`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  watch.stop();
+  admin.close();
+  await grpcServer.close();
+}
