@@ -206,26 +206,31 @@ function namedPorts(containers: RawContainer[]): { name: string; port: number }[
   );
 }
 
-export function podFromObject(obj: KubernetesObject): PodModel {
-  const m = meta(obj);
-  const raw = obj as RawPod;
-  const labels = m.labels ?? {};
-  const ids = { namespace: m.namespace ?? "", name: m.name ?? "" };
-  const containers = containersOf(raw);
-  const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
-  const owner = podOwner(labels, m.ownerReferences);
+function podStatus(raw: RawPod): { ip: string; terminal: boolean; serviceAccount: string } {
   const phase = raw.status?.phase;
   return {
-    ...ids,
     ip: raw.status?.podIP ?? "",
-    labels,
+    terminal: phase === "Succeeded" || phase === "Failed",
     serviceAccount: raw.spec?.serviceAccountName || "default",
+  };
+}
+
+export function podFromObject(obj: KubernetesObject): PodModel {
+  const m = meta(obj);
+  const labels = m.labels ?? {};
+  const containers = containersOf(obj as RawPod);
+  const proxy = containers.find((c) => c.name === PROXY_CONTAINER);
+  const owner = podOwner(labels, m.ownerReferences);
+  return {
+    namespace: m.namespace ?? "",
+    name: m.name ?? "",
+    ...podStatus(obj as RawPod),
+    labels,
     ownerKind: owner.kind,
     ownerName: owner.name,
     controlPlaneNs: proxy ? labels[CONTROL_PLANE_NS_LABEL] : undefined,
     inboundPort: inboundPortOf(proxy),
     opaquePorts: parsePortList(m.annotations?.[OPAQUE_PORTS_ANNOTATION]),
     containerPorts: namedPorts(containers),
-    terminal: phase === "Succeeded" || phase === "Failed",
   };
 }
