@@ -21,9 +21,19 @@ export interface InitIo {
   run: Runner;
 }
 
+/** `weft-proxy init --simulate | head` closes our stdout early; that is not an error. */
+function ignoreEpipe(stream: NodeJS.WriteStream): NodeJS.WriteStream {
+  if (stream.listenerCount("error") === 0) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code !== "EPIPE") throw e;
+    });
+  }
+  return stream;
+}
+
 const defaultIo = (): InitIo => ({
   env: process.env,
-  out: (l) => process.stdout.write(l + "\n"),
+  out: (l) => ignoreEpipe(process.stdout).write(l + "\n"),
   err: (l) => process.stderr.write(l + "\n"),
   run: execRunner,
 });

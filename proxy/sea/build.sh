@@ -42,7 +42,7 @@ cat >"$work/sea-config.json" <<JSON
   "assets": { "original_dst.node": "$addon" }
 }
 JSON
-node --experimental-sea-config "$work/sea-config.json" >/dev/null
+log="$(node --experimental-sea-config "$work/sea-config.json" 2>&1)" || { echo "$log" >&2; exit 1; }
 
 step "inject into a copy of $(command -v node)"
 tmp="$out.tmp.$$"

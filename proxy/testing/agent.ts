@@ -16,7 +16,7 @@ export class Agent {
   run<T = Record<string, unknown>>(
     name: string,
     args: Record<string, unknown> = {},
-    timeoutMs = 20_000,
+    timeoutMs = 10_000,
   ): Promise<T> {
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
