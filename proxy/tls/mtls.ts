@@ -1,0 +1,216 @@
+// mTLS between proxies on node:tls. TLS 1.3 only; SNI = the server's identity; both sides
+// present their chain and verify the peer's against the trust anchors and its name against the
+// expected identity. Credentials are swapped atomically on renewal; live connections keep theirs.
+import * as tls from "node:tls";
+import type { Socket } from "node:net";
+import type { Credentials } from "../identity/agent";
+import { parseClientHelloSni } from "./client-hello";
+import { verifyPeerChain } from "./chain";
+import type { Terminated, TlsOriginator, TlsTerminator } from "./seam";
+import type { Endpoint } from "../route/resolver";
+
+export const ALPN = ["h2", "http/1.1"] as const;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export class TlsIdentityError extends Error {
+  constructor(
+    readonly code:
+      | "WEFT_ERR_TLS_NO_CREDENTIALS"
+      | "WEFT_ERR_TLS_PEER_IDENTITY"
+      | "WEFT_ERR_TLS_PEER_UNTRUSTED"
+      | "WEFT_ERR_TLS_HANDSHAKE",
+    message: string,
+  ) {
+    super(message);
+    this.name = "TlsIdentityError";
+  }
+}
+
+/** The DNS names of a peer certificate's `subjectaltname` ("DNS:a, DNS:b, IP Address:..."). */
+export function dnsNamesOf(subjectaltname: string | undefined): string[] {
+  return (subjectaltname ?? "")
+    .split(", ")
+    .filter((s) => s.startsWith("DNS:"))
+    .map((s) => s.slice(4));
+}
+
+/** The identity a certificate proves: its single DNS SAN, else undefined. */
+export function identityOf(cert: { subjectaltname?: string }): string | undefined {
+  const dns = dnsNamesOf(cert.subjectaltname);
+  const others = (cert.subjectaltname ?? "")
+    .split(", ")
+    .filter((s) => s !== "" && !s.startsWith("DNS:"));
+  return dns.length === 1 && others.length === 0 ? dns[0] : undefined;
+}
+
+/** The DER chain the peer sent (leaf first), without the self-signed anchor OpenSSL may append. */
+export function peerChainDer(cert: tls.DetailedPeerCertificate): Buffer[] {
+  const out: Buffer[] = [];
+  let c: tls.DetailedPeerCertificate | undefined = cert;
+  for (let i = 0; i < 8 && c?.raw !== undefined; i++) {
+    const selfSigned = c.issuerCertificate === c || c.issuerCertificate === undefined;
+    if (!(selfSigned && i > 0)) out.push(c.raw);
+    if (selfSigned) break;
+    c = c.issuerCertificate;
+  }
+  return out;
+}
+
+/** The local credentials as TLS contexts; `update` swaps them for new connections. */
+export class MtlsCredentials {
+  private context: tls.SecureContext | undefined;
+  private creds: Credentials | undefined;
+
+  constructor(initial?: Credentials) {
+    if (initial) this.update(initial);
+  }
+
+  update(creds: Credentials): void {
+    this.context = tls.createSecureContext({
+      key: creds.keyPem,
+      cert: creds.certChainPem,
+      ca: creds.anchorsPem,
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
+    });
+    this.creds = creds;
+  }
+
+  identity(): string | undefined {
+    return this.creds?.identity;
+  }
+
+  anchorsPem(): string {
+    return this.creds?.anchorsPem ?? "";
+  }
+
+  secureContext(): tls.SecureContext {
+    if (this.context === undefined) {
+      throw new TlsIdentityError(
+        "WEFT_ERR_TLS_NO_CREDENTIALS",
+        "no certificate yet: the proxy is not ready for mTLS",
+      );
+    }
+    return this.context;
+  }
+}
+
+/** Checks the server's certificate names exactly `expected` (chain trust is checked by OpenSSL). */
+export function checkServerIdentity(
+  expected: string,
+  cert: tls.PeerCertificate,
+): Error | undefined {
+  const actual = identityOf(cert);
+  if (actual === expected) return undefined;
+  return new TlsIdentityError(
+    "WEFT_ERR_TLS_PEER_IDENTITY",
+    `the server presented ${cert.subjectaltname ?? "no SAN"}, expected DNS:${expected}`,
+  );
+}
+
+/** Starts TLS on `socket` (connecting or connected) to a peer that must prove `identity`. */
+export function originateTls(
+  creds: MtlsCredentials,
+  socket: Socket,
+  identity: string,
+  alpn: readonly string[] = ALPN,
+): tls.TLSSocket {
+  return tls.connect({
+    socket,
+    servername: identity,
+    secureContext: creds.secureContext(),
+    ALPNProtocols: [...alpn],
+    minVersion: "TLSv1.3",
+    rejectUnauthorized: true,
+    checkServerIdentity: (_host, cert) => checkServerIdentity(identity, cert),
+  });
+}
+
+/** The seam's outbound side: endpoints with an identity get mTLS. */
+export function mtlsOriginator(creds: MtlsCredentials): TlsOriginator {
+  return {
+    peerIdentity: (endpoint: Endpoint): string | undefined => endpoint.identity,
+    originate: (socket, identity, alpn): Socket => originateTls(creds, socket, identity, alpn),
+  };
+}
+
+/** Verifies a terminated connection's client certificate (pure over the peer data). */
+export function clientIdentityDecision(
+  peer: tls.DetailedPeerCertificate | undefined,
+  anchorsPem: string,
+  nowMs: number,
+): { ok: true; identity: string } | { ok: false; reason: string } {
+  if (peer === undefined || peer.raw === undefined)
+    return { ok: false, reason: "no_client_certificate" };
+  const verdict = verifyPeerChain(peerChainDer(peer), anchorsPem, nowMs);
+  if (!verdict.ok) return { ok: false, reason: "untrusted_client_certificate" };
+  const identity = identityOf(peer);
+  if (identity === undefined) return { ok: false, reason: "client_certificate_without_identity" };
+  return { ok: true, identity };
+}
+
+export interface TerminatorOptions {
+  alpn?: readonly string[];
+  handshakeTimeoutMs?: number;
+  /** Called when a connection is refused (metrics); `reason` is a label value. */
+  onRefused?: (reason: string) => void;
+  now?: () => number;
+}
+
+function handshake(sock: tls.TLSSocket, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "handshake timeout")),
+      timeoutMs,
+    );
+    sock.once("secure", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    sock.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/**
+ * The seam's inbound side. Declines (undefined) ClientHellos whose SNI is not this proxy's
+ * identity, so they pass through opaque; otherwise terminates, requires a client certificate
+ * that chains to an anchor, and resolves with the client's identity. Refusals reject.
+ */
+export function mtlsTerminator(
+  creds: MtlsCredentials,
+  opts: TerminatorOptions = {},
+): TlsTerminator {
+  const refuse = (reason: string, sock: Socket): never => {
+    opts.onRefused?.(reason);
+    sock.destroy();
+    throw new TlsIdentityError("WEFT_ERR_TLS_PEER_UNTRUSTED", `inbound TLS refused: ${reason}`);
+  };
+  return {
+    async terminate(socket: Socket, initial: Buffer): Promise<Terminated | undefined> {
+      const local = creds.identity();
+      if (local === undefined || parseClientHelloSni(initial) !== local) return undefined;
+      socket.unshift(initial);
+      const sock = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: creds.secureContext(),
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: [...(opts.alpn ?? ALPN)],
+      });
+      sock.on("error", () => sock.destroy());
+      await handshake(sock, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS).catch(() =>
+        refuse("handshake_failed", sock),
+      );
+      const decision = clientIdentityDecision(
+        sock.getPeerCertificate(true),
+        creds.anchorsPem(),
+        (opts.now ?? Date.now)(),
+      );
+      if (!decision.ok) return refuse(decision.reason, sock);
+      return { socket: sock, clientIdentity: decision.identity };
+    },
+  };
+}
