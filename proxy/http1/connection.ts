@@ -1,0 +1,386 @@
+// One client HTTP/1.x connection. Requests are handled one at a time: the head is parsed, sent to a
+// pooled upstream connection (verbatim when no hop-by-hop field needs removing), and the bodies in
+// both directions are forwarded as raw bytes while their framing is tracked, with backpressure
+// each way. Pipelined requests wait (socket paused) until the response before them is complete.
+
+import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import { ProxyError, http1ErrorResponse, upstreamError } from "../errors";
+import type { Logger } from "../log";
+import type { HttpScope, RouteMetrics } from "../metrics/metrics";
+import type { Endpoint } from "../route/resolver";
+import { tunnel } from "../tcp/pipe";
+import { BodyFramer, requestFraming, responseFraming } from "./body";
+import { HeadError, HeadReader, parseHead, type Head } from "./head";
+import {
+  clientKeepAlive,
+  rewriteRequestHead,
+  rewriteResponseHead,
+  upstreamReusable,
+  wantsUpgrade,
+} from "./hop";
+import type { Http1Pool, Upstream, UpstreamOwner } from "./pool";
+
+export interface Http1Env {
+  readonly pool: Http1Pool;
+  readonly log: Logger;
+  readonly maxHeadBytes: number;
+}
+
+const REQ_HEAD = 0;
+const REQ_BODY = 1;
+const REQ_DONE = 2;
+const TUNNEL = 3;
+const CLOSED = 4;
+
+const RES_NONE = 0;
+const RES_HEAD = 1;
+const RES_BODY = 2;
+const RES_DONE = 3;
+
+export class Http1Connection implements UpstreamOwner {
+  private readonly reqReader: HeadReader;
+  private readonly resReader: HeadReader;
+  private readonly reqBody = new BodyFramer();
+  private readonly resBody = new BodyFramer();
+  private reqState = REQ_HEAD;
+  private resState = RES_NONE;
+  private req: Head | null = null;
+  private res: Head | null = null;
+  /** The request head as sent upstream, kept to retry once on a stale pooled connection. */
+  private sentHead: Buffer | string = "";
+  private upstream: Upstream | null = null;
+  private pending: Buffer | null = null;
+  private keepAlive = true;
+  private draining = false;
+  private route: RouteMetrics | null = null;
+  private startedAt = 0;
+  private readonly onData = (chunk: Buffer): void => this.onClientData(chunk);
+
+  constructor(
+    readonly socket: Socket,
+    private readonly env: Http1Env,
+    private readonly endpoint: Endpoint | ProxyError,
+    private readonly scope: HttpScope,
+  ) {
+    this.reqReader = new HeadReader(env.maxHeadBytes);
+    this.resReader = new HeadReader(env.maxHeadBytes);
+    socket.setNoDelay(true);
+    socket.on("end", () => this.onClientEnd());
+    socket.on("close", () => this.onClientClose());
+    socket.on("drain", () => this.upstream?.socket.resume());
+  }
+
+  /** Starts serving with the bytes protocol detection already read. */
+  start(initial: Buffer): void {
+    this.socket.on("data", this.onData);
+    if (initial.length > 0) this.onClientData(initial);
+    if (this.reqState !== REQ_DONE && this.reqState !== CLOSED) this.socket.resume();
+  }
+
+  /** Graceful shutdown: finish the current exchange, then close. */
+  drain(): void {
+    this.draining = true;
+    this.keepAlive = false;
+    if (this.isIdle()) this.close();
+  }
+
+  isIdle(): boolean {
+    return (
+      this.reqState === REQ_HEAD && this.resState === RES_NONE && this.reqReader.buffer.length === 0
+    );
+  }
+
+  private onClientData(chunk: Buffer): void {
+    if (this.reqState === REQ_HEAD) this.readRequestHead(chunk);
+    else if (this.reqState === REQ_BODY) this.forwardRequestBody(chunk, 0);
+    else if (this.reqState === REQ_DONE) this.stash(chunk);
+  }
+
+  private readRequestHead(chunk: Buffer): void {
+    let end: number;
+    let head: Head;
+    try {
+      end = this.reqReader.push(chunk);
+      if (end < 0) return;
+      head = parseHead(this.reqReader.text(end), true);
+    } catch (err) {
+      this.rejectRequest(err);
+      return;
+    }
+    const raw = this.reqReader.buffer.subarray(0, end);
+    this.startExchange(head, raw, this.reqReader.take(end));
+  }
+
+  private rejectRequest(err: unknown): void {
+    const tooLarge = err instanceof HeadError && err.detail === "head too large";
+    const e = new ProxyError(
+      tooLarge ? "WEFT_ERR_HEAD_TOO_LARGE" : "WEFT_ERR_BAD_REQUEST",
+      String((err as Error).message),
+    );
+    if (this.env.log.debugOn) this.env.log.debug("rejecting request", { error: e.message });
+    this.socket.end(http1ErrorResponse(e, true));
+    this.reqState = CLOSED;
+  }
+
+  private startExchange(head: Head, raw: Buffer, rest: Buffer): void {
+    this.req = head;
+    this.keepAlive = clientKeepAlive(head) && !this.draining;
+    this.route = this.scope.route(head.host);
+    this.route.request();
+    this.startedAt = performance.now();
+    this.reqBody.reset(requestFraming(head), head.contentLength);
+    this.reqState = this.reqBody.done ? REQ_DONE : REQ_BODY;
+    this.resState = RES_HEAD;
+    if (this.endpoint instanceof ProxyError) {
+      this.respondError(this.endpoint);
+      return;
+    }
+    this.sentHead = head.hopByHop || head.versionMinor === 0 ? rewriteRequestHead(head) : raw;
+    this.upstream = this.env.pool.acquire(this.endpoint, this);
+    this.upstream.write(this.sentHead);
+    if (rest.length === 0) return;
+    if (this.reqState === REQ_BODY) this.forwardRequestBody(rest, 0);
+    else this.stash(rest);
+  }
+
+  private forwardRequestBody(chunk: Buffer, offset: number): void {
+    let n: number;
+    try {
+      n = this.reqBody.consume(chunk, offset);
+    } catch (err) {
+      this.abort(err);
+      return;
+    }
+    if (n > 0 && this.upstream !== null) {
+      const part = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+      if (!this.upstream.write(part)) this.socket.pause();
+    }
+    if (!this.reqBody.done) return;
+    this.reqState = REQ_DONE;
+    if (offset + n < chunk.length) this.stash(chunk.subarray(offset + n));
+    if (this.resState === RES_DONE) this.finishExchange();
+  }
+
+  /** Bytes after a complete request (pipelining): held until the response is done. */
+  private stash(chunk: Buffer): void {
+    this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+    this.socket.pause();
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.resState === RES_HEAD) this.readResponseHead(chunk);
+    else if (this.resState === RES_BODY) this.forwardResponseBody(chunk, 0);
+    else this.upstream?.destroy();
+  }
+
+  private readResponseHead(chunk: Buffer): void {
+    let end: number;
+    let head: Head;
+    try {
+      end = this.resReader.push(chunk);
+      if (end < 0) return;
+      head = parseHead(this.resReader.text(end), false);
+    } catch (err) {
+      this.onUpstreamError(
+        new ProxyError("WEFT_ERR_UPSTREAM_RESET", `malformed response: ${(err as Error).message}`),
+      );
+      return;
+    }
+    const raw = this.resReader.buffer.subarray(0, end);
+    const rest = this.resReader.take(end);
+    if (head.status < 200 && head.status !== 101) {
+      this.socket.write(raw);
+      if (rest.length > 0) this.readResponseHead(rest);
+      return;
+    }
+    this.startResponse(head, raw, rest);
+  }
+
+  private startResponse(head: Head, raw: Buffer, rest: Buffer): void {
+    const req = this.req as Head;
+    const framing = responseFraming(req.method, head);
+    this.res = head;
+    if (framing === "tunnel" && (head.status !== 101 || wantsUpgrade(req))) {
+      this.startTunnel(head, rest);
+      return;
+    }
+    this.resBody.reset(framing === "tunnel" ? "close" : framing, head.contentLength);
+    if (framing === "close" || framing === "tunnel") this.keepAlive = false;
+    this.writeResponseHead(head, raw, req.versionMinor);
+    this.resState = RES_BODY;
+    if (this.resBody.done) this.responseDone();
+    else if (rest.length > 0) this.forwardResponseBody(rest, 0);
+  }
+
+  /** Verbatim when nothing needs changing, which is the common case. */
+  private writeResponseHead(head: Head, raw: Buffer, clientMinor: number): void {
+    if (!head.hopByHop && this.keepAlive && clientMinor === 1) this.socket.write(raw);
+    else
+      this.socket.write(
+        rewriteResponseHead(head, this.keepAlive ? "keep-alive" : "close", clientMinor),
+        "latin1",
+      );
+  }
+
+  private forwardResponseBody(chunk: Buffer, offset: number): void {
+    let n: number;
+    try {
+      n = this.resBody.consume(chunk, offset);
+    } catch (err) {
+      this.abort(err);
+      return;
+    }
+    if (n > 0) {
+      const part = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+      if (!this.socket.write(part)) this.upstream?.socket.pause();
+    }
+    if (!this.resBody.done) return;
+    if (offset + n < chunk.length) this.upstream?.destroy();
+    this.responseDone();
+  }
+
+  private responseDone(): void {
+    this.resState = RES_DONE;
+    const res = this.res as Head;
+    this.route?.response(res.status, -1, "", performance.now() - this.startedAt);
+    if (this.reqState === REQ_DONE) this.finishExchange();
+    else {
+      // The upstream answered before the request body ended; the rest of it cannot be delimited
+      // from a next request without reading it all, so this connection ends here.
+      this.upstream?.destroy();
+      this.close();
+    }
+  }
+
+  private finishExchange(): void {
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) this.releaseUpstream(up);
+    this.req = null;
+    this.res = null;
+    this.resState = RES_NONE;
+    if (!this.keepAlive) {
+      this.close();
+      return;
+    }
+    this.reqState = REQ_HEAD;
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null) this.onClientData(pending);
+    if (this.reqState === REQ_HEAD || this.reqState === REQ_BODY) this.socket.resume();
+  }
+
+  private releaseUpstream(up: Upstream): void {
+    const res = this.res;
+    const reusable = res !== null && upstreamReusable(res) && this.resBody.framing !== "close";
+    if (reusable && !up.socket.destroyed && up.owner === this) {
+      up.socket.resume();
+      this.env.pool.release(up);
+    } else up.destroy();
+  }
+
+  onUpstreamEnd(): void {
+    if (this.resState === RES_BODY && this.resBody.framing === "close") {
+      this.resBody.done = true;
+      this.upstream?.destroy();
+      this.responseDone();
+      return;
+    }
+    this.onUpstreamError(new ProxyError("WEFT_ERR_UPSTREAM_CLOSED"));
+  }
+
+  onUpstreamError(err: Error): void {
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) up.destroy();
+    if (this.resState !== RES_HEAD) {
+      this.abort(err);
+      return;
+    }
+    if (up !== null && this.canRetry(up)) {
+      this.retry();
+      return;
+    }
+    this.respondError(upstreamError(err));
+  }
+
+  /** A pooled connection closed by the server just as it was reused: safe to send again once. */
+  private canRetry(up: Upstream): boolean {
+    return (
+      up.reused &&
+      this.reqState === REQ_DONE &&
+      this.reqBody.framing === "none" &&
+      this.resReader.buffer.length === 0
+    );
+  }
+
+  private retry(): void {
+    this.upstream = this.env.pool.acquire(this.endpoint as Endpoint, this);
+    this.upstream.write(this.sentHead);
+  }
+
+  onUpstreamDrain(): void {
+    if (this.reqState === REQ_BODY) this.socket.resume();
+  }
+
+  private respondError(err: ProxyError): void {
+    if (this.env.log.debugOn)
+      this.env.log.debug("proxy error", { code: err.code, error: err.message });
+    this.route?.response(err.status, -1, err.label, performance.now() - this.startedAt);
+    const close = !this.keepAlive || this.reqState !== REQ_DONE;
+    this.socket.write(http1ErrorResponse(err, close));
+    this.resState = RES_DONE;
+    this.res = null;
+    if (close) this.close();
+    else this.finishExchange();
+  }
+
+  private startTunnel(head: Head, rest: Buffer): void {
+    const up = this.upstream as Upstream;
+    this.upstream = null;
+    this.socket.removeListener("data", this.onData);
+    this.socket.write(rewriteResponseHead(head, "upgrade", 1), "latin1");
+    if (rest.length > 0) this.socket.write(rest);
+    const upstream = up.detach();
+    if (this.pending !== null) upstream.write(this.pending);
+    this.pending = null;
+    this.reqState = TUNNEL;
+    this.resState = RES_DONE;
+    this.route?.response(head.status, -1, "", performance.now() - this.startedAt);
+    tunnel(this.socket, upstream);
+    upstream.resume();
+    this.socket.resume();
+  }
+
+  private onClientEnd(): void {
+    if (this.reqState === REQ_HEAD) this.close();
+    // A request cut off mid-body cannot be completed.
+    else if (this.reqState === REQ_BODY) this.abort(new Error("client closed mid-request"));
+    // The response still goes out on the half-closed connection, then it ends.
+    else this.keepAlive = false;
+  }
+
+  private onClientClose(): void {
+    this.reqState = CLOSED;
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) up.destroy();
+  }
+
+  private close(): void {
+    if (this.reqState === CLOSED) return;
+    this.reqState = CLOSED;
+    this.socket.removeListener("data", this.onData);
+    this.socket.end();
+  }
+
+  private abort(err: unknown): void {
+    if (this.env.log.debugOn) this.env.log.debug("aborting exchange", { error: String(err) });
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) up.destroy();
+    this.reqState = CLOSED;
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,247 @@
+// HTTP/2 (h2c prior knowledge, and gRPC) forwarding. Each accepted connection becomes a server
+// session; each of its streams is sent on a client session pooled per endpoint. Bodies stream
+// both ways with HTTP/2 flow control, trailers are relayed, a reset on either side resets the
+// other, and an upstream GOAWAY retires its session from the pool while its streams finish.
+
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { performance } from "node:perf_hooks";
+import { ProxyError, errnoOf, sanitize, upstreamError } from "../errors";
+import type { Logger } from "../log";
+import type { Direction, HttpScope, ProxyMetrics, RouteMetrics } from "../metrics/metrics";
+import { endpointKey, type Endpoint } from "../route/resolver";
+import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
+import { forwardHeaders, grpcStatusOf, isGrpc } from "./headers";
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const END_STREAM = 0x1;
+
+export interface H2Env {
+  readonly direction: Direction;
+  readonly connectTimeoutMs: number;
+  readonly tls: TlsSeam;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+}
+
+interface PooledSession {
+  readonly session: http2.ClientHttp2Session;
+  error: Error | undefined;
+}
+
+/** Client sessions, one per endpoint; retired on GOAWAY, error or close. */
+export class H2Pool {
+  private readonly sessions = new Map<string, PooledSession>();
+
+  constructor(private readonly env: H2Env) {}
+
+  get(endpoint: Endpoint): PooledSession {
+    const key = endpointKey(endpoint);
+    const cur = this.sessions.get(key);
+    if (cur !== undefined && !cur.session.closed && !cur.session.destroyed) return cur;
+    const pooled = this.connect(endpoint, key);
+    this.sessions.set(key, pooled);
+    return pooled;
+  }
+
+  closeAll(): void {
+    for (const p of this.sessions.values()) p.session.close();
+    this.sessions.clear();
+  }
+
+  destroyAll(): void {
+    for (const p of this.sessions.values()) p.session.destroy();
+    this.sessions.clear();
+  }
+
+  private connect(endpoint: Endpoint, key: string): PooledSession {
+    const env = this.env;
+    const identity = env.tls.outbound.peerIdentity(endpoint);
+    const raw = net.connect({ host: endpoint.address, port: endpoint.port });
+    raw.setNoDelay(true);
+    const socket = identity === undefined ? raw : env.tls.outbound.originate(raw, identity, ["h2"]);
+    const tcp = env.metrics.tcp(env.direction, "dst", key, outboundTlsLabels(env.tls, identity));
+    let sockErr: Error | undefined;
+    socket.on("error", (e) => (sockErr = e));
+    socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));
+    const session = http2.connect(`http://${key}`, { createConnection: () => socket });
+    const pooled: PooledSession = { session, error: undefined };
+    const retire = (): void => {
+      if (this.sessions.get(key) === pooled) this.sessions.delete(key);
+    };
+    const timer = setTimeout(
+      () => session.destroy(new ProxyError("WEFT_ERR_CONNECT_TIMEOUT")),
+      env.connectTimeoutMs,
+    );
+    session.once("connect", () => clearTimeout(timer));
+    session.on("error", (e) => {
+      pooled.error = e;
+      retire();
+    });
+    session.on("goaway", retire);
+    session.on("close", () => {
+      clearTimeout(timer);
+      retire();
+    });
+    return pooled;
+  }
+}
+
+/** One downstream stream forwarded to one upstream stream. */
+class StreamForward {
+  private responded = false;
+  private status = 0;
+  private responseHeaders: http2.IncomingHttpHeaders | undefined;
+  private trailers: http2.IncomingHttpHeaders | undefined;
+  private upstream: http2.ClientHttp2Stream | undefined;
+  private upstreamErr: Error | undefined;
+  private readonly start = performance.now();
+  private readonly grpc: boolean;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly route: RouteMetrics,
+    private readonly log: Logger,
+  ) {
+    this.grpc = isGrpc(headers);
+    route.request();
+    stream.on("error", () => undefined);
+    stream.on("close", () => this.onDownstreamClose());
+  }
+
+  send(pooled: PooledSession, endStream: boolean): void {
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = pooled.session.request(forwardHeaders(this.headers), { endStream });
+    } catch (err) {
+      this.fail(upstreamError(pooled.error ?? err));
+      return;
+    }
+    this.upstream = up;
+    up.on("response", (h, flags) => this.onResponse(h, flags));
+    up.on("trailers", (t) => (this.trailers = t));
+    up.on("error", (e) => (this.upstreamErr = e));
+    up.on("close", () => this.onUpstreamClose(pooled));
+    if (!endStream) this.stream.pipe(up);
+  }
+
+  private onResponse(
+    h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader,
+    flags: number,
+  ): void {
+    if (this.stream.destroyed || this.stream.closed) return;
+    this.responded = true;
+    this.status = Number(h[":status"] ?? 0);
+    this.responseHeaders = h;
+    const endStream = (flags & END_STREAM) !== 0;
+    this.stream.respond(forwardHeaders(h), { endStream, waitForTrailers: !endStream });
+    if (endStream) return;
+    this.stream.on("wantTrailers", () =>
+      this.stream.sendTrailers(forwardHeaders(this.trailers ?? {})),
+    );
+    (this.upstream as http2.ClientHttp2Stream).pipe(this.stream);
+  }
+
+  private onUpstreamClose(pooled: PooledSession): void {
+    const up = this.upstream as http2.ClientHttp2Stream;
+    if (!this.responded) {
+      this.fail(
+        upstreamError(
+          pooled.error ?? causeOf(this.upstreamErr) ?? new ProxyError("WEFT_ERR_UPSTREAM_RESET"),
+        ),
+      );
+      return;
+    }
+    const code = up.rstCode ?? NGHTTP2_NO_ERROR;
+    if (code !== NGHTTP2_NO_ERROR && !this.stream.closed) this.stream.close(code);
+    const grpcStatus = this.grpc ? grpcStatusOf(this.trailers, this.responseHeaders) : -1;
+    this.route.response(
+      this.status,
+      grpcStatus,
+      code !== NGHTTP2_NO_ERROR ? "reset" : "",
+      performance.now() - this.start,
+    );
+  }
+
+  private onDownstreamClose(): void {
+    const up = this.upstream;
+    if (up === undefined || up.closed) return;
+    const code = this.stream.rstCode;
+    up.close(code === undefined || code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
+  }
+
+  fail(err: ProxyError): void {
+    if (this.log.debugOn) this.log.debug("h2 proxy error", { code: err.code, error: err.message });
+    this.route.response(
+      this.grpc ? 200 : err.status,
+      this.grpc ? err.grpcStatus : -1,
+      err.label,
+      performance.now() - this.start,
+    );
+    if (this.stream.destroyed || this.stream.closed || this.stream.headersSent) {
+      this.stream.close(NGHTTP2_CANCEL);
+      return;
+    }
+    respondError(this.stream, err, this.grpc);
+  }
+}
+
+function causeOf(err: Error | undefined): Error | undefined {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof Error ? cause : err;
+}
+
+/** A proxy-generated error: HTTP status with l5d-proxy-error, or for gRPC a trailers-only status. */
+export function respondError(
+  stream: http2.ServerHttp2Stream,
+  err: ProxyError,
+  grpc: boolean,
+): void {
+  const reason = sanitize(err.message);
+  if (grpc) {
+    stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc",
+        "grpc-status": String(err.grpcStatus),
+        "grpc-message": encodeURIComponent(reason),
+        "l5d-proxy-error": reason,
+      },
+      { endStream: true },
+    );
+    return;
+  }
+  stream.respond({
+    ":status": err.status,
+    "content-type": "text/plain",
+    "l5d-proxy-error": reason,
+  });
+  stream.end(`${reason}\n`);
+}
+
+/** Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY. */
+export function serveH2(
+  socket: net.Socket,
+  initial: Buffer,
+  endpoint: Endpoint | ProxyError,
+  scope: HttpScope,
+  pool: H2Pool,
+  log: Logger,
+): http2.ServerHttp2Session {
+  if (initial.length > 0) socket.unshift(initial);
+  const session = http2.performServerHandshake(socket);
+  session.on("error", () => undefined);
+  session.on("stream", (stream, headers, flags) => {
+    const fwd = new StreamForward(
+      stream,
+      headers,
+      scope.route(String(headers[":authority"] ?? "")),
+      log,
+    );
+    if (endpoint instanceof ProxyError) fwd.fail(endpoint);
+    else fwd.send(pool.get(endpoint), (flags & END_STREAM) !== 0);
+  });
+  socket.resume();
+  return session;
+}

@@ -1,0 +1,213 @@
+// A listener (inbound or outbound): accept → original destination → resolve, and in parallel
+// detect the protocol (skipped on opaque ports) → hand the connection to HTTP/1, HTTP/2, TLS
+// termination or opaque TCP. Tracks its connections so a drain can close them gracefully.
+
+import * as net from "node:net";
+import type { DirectionConfig } from "./config";
+import { detectProtocol, type Detected } from "./detect/detect";
+import { ProxyError, errnoOf } from "./errors";
+import { Http1Connection, type Http1Env } from "./http1/connection";
+import { serveH2, type H2Pool } from "./http2/proxy";
+import type { Interception, OriginalDst } from "./interception";
+import type { Logger } from "./log";
+import type { Direction, ProxyMetrics, TlsLabels } from "./metrics/metrics";
+import { pickEndpoint, type Endpoint, type Resolver } from "./route/resolver";
+import { forwardOpaque, type OpaqueEnv } from "./tcp/opaque";
+import { inboundTlsLabels, type TlsSeam } from "./tls/seam";
+
+export interface ListenerEnv {
+  readonly direction: Direction;
+  readonly config: DirectionConfig;
+  readonly resolver: Resolver;
+  readonly tls: TlsSeam;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  readonly interception: Interception;
+  readonly h1: Http1Env;
+  readonly h2: H2Pool;
+  readonly opaque: OpaqueEnv;
+}
+
+interface Tracked {
+  drain(): void;
+  readonly socket: net.Socket;
+}
+
+/** Where an accepted connection was going: the test-only fixed target, or SO_ORIGINAL_DST. */
+export function targetOf(
+  socket: net.Socket,
+  config: DirectionConfig,
+  interception: Interception,
+): OriginalDst | undefined {
+  const fixed = config.fixedTarget;
+  if (fixed !== undefined)
+    return { address: fixed.host, port: fixed.port, family: fixed.host.includes(":") ? 6 : 4 };
+  const dst = interception.originalDestination(socket);
+  // A connection made straight to the proxy's own port has itself as original destination.
+  if (dst === undefined || (dst.port === socket.localPort && dst.address === socket.localAddress))
+    return undefined;
+  return dst;
+}
+
+export function formatAddr(dst: OriginalDst | undefined): string {
+  if (dst === undefined) return "unknown";
+  return dst.family === 6 ? `[${dst.address}]:${dst.port}` : `${dst.address}:${dst.port}`;
+}
+
+export class Listener {
+  readonly server: net.Server;
+  private readonly conns = new Set<Tracked>();
+  private draining = false;
+
+  constructor(private readonly env: ListenerEnv) {
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) =>
+      this.accept(s),
+    );
+  }
+
+  listen(): Promise<net.AddressInfo> {
+    const { host, port } = this.env.config.listen;
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ host, port }, () => {
+        this.server.removeListener("error", reject);
+        resolve(this.server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** Stops accepting and asks every connection to finish what it is doing. */
+  drain(): void {
+    this.draining = true;
+    this.server.close();
+    for (const c of this.conns) c.drain();
+  }
+
+  destroyAll(): void {
+    this.server.close();
+    for (const c of this.conns) c.socket.destroy();
+  }
+
+  private accept(socket: net.Socket): void {
+    const env = this.env;
+    const dst = targetOf(socket, env.config, env.interception);
+    const targetAddr = formatAddr(dst);
+    const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels);
+    const tracked: Tracked = { socket, drain: () => socket.end() };
+    let failure: Error | undefined;
+    this.conns.add(tracked);
+    socket.on("error", (e) => (failure = e));
+    socket.on("close", () => {
+      this.conns.delete(tracked);
+      tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(failure));
+    });
+    const endpoint = this.resolve(dst);
+    if (dst !== undefined && env.config.opaquePorts.has(dst.port)) {
+      void endpoint.then((ep) => forwardOpaque(socket, Buffer.alloc(0), ep, env.opaque));
+      tracked.drain = () => undefined;
+      return;
+    }
+    detectProtocol(socket, env.config.detectTimeoutMs, (detected) => {
+      if (detected === undefined) return void socket.destroy();
+      if (detected.timedOut) env.metrics.detectTimeout(env.direction, targetAddr);
+      void endpoint.then((ep) =>
+        this.dispatch(tracked, detected, ep, targetAddr, env.tls.plaintextLabels),
+      );
+    });
+  }
+
+  private async resolve(dst: OriginalDst | undefined): Promise<Endpoint | ProxyError> {
+    if (dst === undefined)
+      return new ProxyError("WEFT_ERR_NO_ROUTE", "original destination unknown");
+    try {
+      const set = await this.env.resolver.resolve({
+        direction: this.env.direction,
+        address: dst.address,
+        port: dst.port,
+      });
+      return pickEndpoint(set) ?? new ProxyError("WEFT_ERR_NO_ROUTE", "no endpoints");
+    } catch (err) {
+      return new ProxyError("WEFT_ERR_NO_ROUTE", (err as Error).message, err);
+    }
+  }
+
+  private dispatch(
+    t: Tracked,
+    d: Detected,
+    ep: Endpoint | ProxyError,
+    targetAddr: string,
+    tls: TlsLabels,
+  ): void {
+    const env = this.env;
+    if (t.socket.destroyed) return;
+    if (env.log.debugOn)
+      env.log.debug("accepted", {
+        direction: env.direction,
+        protocol: d.protocol,
+        target: targetAddr,
+      });
+    switch (d.protocol) {
+      case "http1": {
+        const conn = new Http1Connection(
+          t.socket,
+          env.h1,
+          ep,
+          env.metrics.http(env.direction, targetAddr, tls),
+        );
+        t.drain = () => conn.drain();
+        conn.start(d.initial);
+        if (this.draining) conn.drain();
+        return;
+      }
+      case "h2": {
+        const session = serveH2(
+          t.socket,
+          d.initial,
+          ep,
+          env.metrics.http(env.direction, targetAddr, tls),
+          env.h2,
+          env.log,
+        );
+        t.drain = () => session.close();
+        if (this.draining) session.close();
+        return;
+      }
+      case "tls":
+        if (env.direction === "inbound" && env.tls.inbound !== undefined)
+          return this.terminate(t, d, ep, targetAddr);
+        return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+      default:
+        t.drain = () => undefined;
+        return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+    }
+  }
+
+  private terminate(t: Tracked, d: Detected, ep: Endpoint | ProxyError, targetAddr: string): void {
+    const env = this.env;
+    const terminator = env.tls.inbound as NonNullable<TlsSeam["inbound"]>;
+    terminator.terminate(t.socket, d.initial).then(
+      (done) => {
+        if (done === undefined) return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+        const inner: Tracked = { socket: done.socket, drain: () => done.socket.end() };
+        t.drain = () => inner.drain();
+        const labels = inboundTlsLabels(env.tls, done.clientIdentity, true);
+        detectProtocol(done.socket, env.config.detectTimeoutMs, (again) => {
+          if (again === undefined) return void done.socket.destroy();
+          this.dispatch(
+            inner,
+            again.protocol === "tls" ? { ...again, protocol: "opaque" } : again,
+            ep,
+            targetAddr,
+            labels,
+          );
+          t.drain = () => inner.drain();
+        });
+      },
+      () => t.socket.destroy(),
+    );
+  }
+}

@@ -1,0 +1,223 @@
+// The proxy's Prometheus metrics, with Linkerd's family names, labels and buckets so dashboards
+// written for Linkerd work unchanged. Label children are looked up once per connection or per
+// (authority, status) and cached, so a request costs a few map lookups and increments.
+
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+export type Direction = "inbound" | "outbound";
+
+/** The `tls` label family: `tls="true"` + server_id/client_id, `no_identity` + reason, `disabled`. */
+export interface TlsLabels {
+  readonly tls: "true" | "no_identity" | "disabled" | "opaque";
+  readonly no_tls_reason?: string;
+  readonly server_id?: string;
+  readonly client_id?: string;
+  readonly sni?: string;
+}
+
+/** Linkerd's response_latency_ms buckets, in milliseconds. */
+export const LATENCY_BUCKETS_MS: readonly number[] = [
+  1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 3000, 4000, 5000, 10000,
+  20000, 30000, 40000, 50000,
+];
+
+const TLS = ["tls", "no_tls_reason", "server_id", "client_id", "sni"];
+const HTTP_LABELS = ["direction", "authority", "target_addr", ...TLS];
+const TCP_LABELS = ["direction", "peer", "target_addr", ...TLS];
+
+type Labels = Record<string, string>;
+
+interface ResponseChildren {
+  readonly total: { inc(): void };
+  readonly latency: { observe(v: number): void };
+}
+
+/** Metrics of one authority on one (direction, target, tls) scope. */
+export class RouteMetrics {
+  private readonly requests: { inc(): void };
+  private readonly responses = new Map<string, ResponseChildren>();
+
+  constructor(
+    private readonly m: ProxyMetrics,
+    private readonly labels: Labels,
+  ) {
+    this.requests = m.requestTotal.labels(labels);
+  }
+
+  request(): void {
+    this.requests.inc();
+  }
+
+  /** `grpcStatus` is -1 when the response is not gRPC; `error` is a proxy error label or "". */
+  response(status: number, grpcStatus: number, error: string, latencyMs: number): void {
+    const key = grpcStatus < 0 && error === "" ? status : `${status}|${grpcStatus}|${error}`;
+    let children = this.responses.get(key as string);
+    if (children === undefined) {
+      children = this.children(status, grpcStatus, error);
+      this.responses.set(key as string, children);
+    }
+    children.total.inc();
+    children.latency.observe(latencyMs);
+  }
+
+  private children(status: number, grpcStatus: number, error: string): ResponseChildren {
+    const failure = status >= 500 || grpcStatus > 0 || error !== "";
+    const withStatus: Labels = { ...this.labels, status_code: String(status) };
+    const total: Labels = { ...withStatus, classification: failure ? "failure" : "success" };
+    if (grpcStatus >= 0) total.grpc_status = String(grpcStatus);
+    if (error !== "") total.error = error;
+    return {
+      total: this.m.responseTotal.labels(total),
+      latency: this.m.responseLatency.labels(withStatus),
+    };
+  }
+}
+
+/** HTTP metrics of one (direction, target_addr, tls) scope, per authority. */
+export class HttpScope {
+  private readonly routes = new Map<string, RouteMetrics>();
+
+  constructor(
+    private readonly m: ProxyMetrics,
+    private readonly labels: Labels,
+  ) {}
+
+  route(authority: string): RouteMetrics {
+    let route = this.routes.get(authority);
+    if (route === undefined) {
+      route = new RouteMetrics(this.m, { ...this.labels, authority });
+      if (this.routes.size < 1000) this.routes.set(authority, route);
+    }
+    return route;
+  }
+}
+
+/** TCP metrics of one connection; `closed` is called exactly once. */
+export class TcpConnMetrics {
+  private open = true;
+  constructor(
+    private readonly m: ProxyMetrics,
+    private readonly labels: Labels,
+  ) {
+    m.tcpOpenTotal.labels(labels).inc();
+    m.tcpOpenConnections.labels(labels).inc();
+  }
+
+  closed(readBytes: number, writeBytes: number, errno: string | undefined): void {
+    if (!this.open) return;
+    this.open = false;
+    const m = this.m;
+    m.tcpOpenConnections.labels(this.labels).dec();
+    m.tcpCloseTotal.labels(errno === undefined ? this.labels : { ...this.labels, errno }).inc();
+    if (readBytes > 0) m.tcpReadBytes.labels(this.labels).inc(readBytes);
+    if (writeBytes > 0) m.tcpWriteBytes.labels(this.labels).inc(writeBytes);
+  }
+}
+
+function tlsLabels(tls: TlsLabels): Labels {
+  const out: Labels = {};
+  for (const [k, v] of Object.entries(tls)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+export class ProxyMetrics {
+  readonly registry: Registry;
+  readonly requestTotal: Counter;
+  readonly responseTotal: Counter;
+  readonly responseLatency: Histogram;
+  readonly tcpOpenTotal: Counter;
+  readonly tcpCloseTotal: Counter;
+  readonly tcpOpenConnections: Gauge;
+  readonly tcpReadBytes: Counter;
+  readonly tcpWriteBytes: Counter;
+  readonly detectTimeouts: Counter;
+  private readonly scopes = new Map<string, HttpScope>();
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const r = [registry];
+    this.requestTotal = new Counter({
+      name: "request_total",
+      help: "Total count of HTTP requests.",
+      labelNames: HTTP_LABELS,
+      registers: r,
+    });
+    this.responseTotal = new Counter({
+      name: "response_total",
+      help: "Total count of HTTP responses.",
+      labelNames: [...HTTP_LABELS, "status_code", "classification", "grpc_status", "error"],
+      registers: r,
+    });
+    this.responseLatency = new Histogram({
+      name: "response_latency_ms",
+      help: "Elapsed times between a request's headers being received and its response stream completing",
+      labelNames: [...HTTP_LABELS, "status_code"],
+      buckets: [...LATENCY_BUCKETS_MS],
+      registers: r,
+    });
+    this.tcpOpenTotal = new Counter({
+      name: "tcp_open_total",
+      help: "Total count of opened connections",
+      labelNames: TCP_LABELS,
+      registers: r,
+    });
+    this.tcpCloseTotal = new Counter({
+      name: "tcp_close_total",
+      help: "Total count of closed connections",
+      labelNames: [...TCP_LABELS, "errno"],
+      registers: r,
+    });
+    this.tcpOpenConnections = new Gauge({
+      name: "tcp_open_connections",
+      help: "Number of currently-open connections",
+      labelNames: TCP_LABELS,
+      registers: r,
+    });
+    this.tcpReadBytes = new Counter({
+      name: "tcp_read_bytes_total",
+      help: "Total count of bytes read from peers",
+      labelNames: TCP_LABELS,
+      registers: r,
+    });
+    this.tcpWriteBytes = new Counter({
+      name: "tcp_write_bytes_total",
+      help: "Total count of bytes written to peers",
+      labelNames: TCP_LABELS,
+      registers: r,
+    });
+    this.detectTimeouts = new Counter({
+      name: "protocol_detect_timeout_total",
+      help: "Connections whose protocol detection timed out and that were then forwarded as opaque TCP",
+      labelNames: ["direction", "target_addr"],
+      registers: r,
+    });
+  }
+
+  http(direction: Direction, targetAddr: string, tls: TlsLabels): HttpScope {
+    const key = `${direction}|${targetAddr}|${tls.tls}|${tls.server_id ?? tls.client_id ?? ""}`;
+    let scope = this.scopes.get(key);
+    if (scope === undefined) {
+      scope = new HttpScope(this, { direction, target_addr: targetAddr, ...tlsLabels(tls) });
+      if (this.scopes.size < 10_000) this.scopes.set(key, scope);
+    }
+    return scope;
+  }
+
+  tcp(
+    direction: Direction,
+    peer: "src" | "dst",
+    targetAddr: string,
+    tls: TlsLabels,
+  ): TcpConnMetrics {
+    return new TcpConnMetrics(this, {
+      direction,
+      peer,
+      target_addr: targetAddr,
+      ...tlsLabels(tls),
+    });
+  }
+
+  detectTimeout(direction: Direction, targetAddr: string): void {
+    this.detectTimeouts.labels({ direction, target_addr: targetAddr }).inc();
+  }
+}

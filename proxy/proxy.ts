@@ -1,0 +1,249 @@
+// Assembles the proxy from its layers and runs it: inbound and outbound listeners, the admin
+// server, the reserved tap/control port, and the graceful drain shared by SIGTERM and /shutdown.
+
+import type * as http from "node:http";
+import * as net from "node:net";
+import { Readiness, readiness as processReadiness } from "./admin/readiness";
+import { createAdminServer } from "./admin/server";
+import { formatHostPort, type ProxyConfig } from "./config";
+import { Http1Pool } from "./http1/pool";
+import { H2Pool } from "./http2/proxy";
+import { loadInterception, type Interception } from "./interception";
+import { Listener } from "./listener";
+import { Logger } from "./log";
+import { ProxyMetrics, type Direction } from "./metrics/metrics";
+import { OriginalDestinationResolver, type Resolver } from "./route/resolver";
+import { reservedControlServer, type ControlServer } from "./tap/seam";
+import { noTls, type TlsSeam } from "./tls/seam";
+
+export interface ProxyOptions {
+  /** Where connections go; default: the original destination (outbound), loopback (inbound). */
+  readonly resolver?: Resolver;
+  /** TLS origination/termination; default: none. */
+  readonly tls?: TlsSeam;
+  /** Readiness gates for /ready; default: the process-wide gates of admin/readiness. */
+  readonly readiness?: Readiness;
+  readonly metrics?: ProxyMetrics;
+  readonly log?: Logger;
+  /** SO_ORIGINAL_DST; default: proxy/native/original-dst, or "unavailable" when it is missing. */
+  readonly interception?: Interception;
+  /** The tap server on the control port; default: the port is reserved and closes connections. */
+  readonly control?: ControlServer;
+  /** Largest accepted HTTP/1 head, bytes. */
+  readonly maxHeadBytes?: number;
+}
+
+export interface RunningProxy {
+  readonly inbound: net.AddressInfo;
+  readonly outbound: net.AddressInfo;
+  readonly admin: net.AddressInfo;
+  readonly control: net.AddressInfo;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  readonly readiness: Readiness;
+  readonly interception: Interception;
+  /** Stop accepting, let in-flight work finish within the grace period, then close everything. */
+  drain(): Promise<void>;
+  /** Close everything now. */
+  close(): Promise<void>;
+  /** Resolves once the proxy has drained or closed (after SIGTERM or POST /shutdown). */
+  readonly done: Promise<void>;
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.removeListener("error", reject);
+      resolve(server.address() as net.AddressInfo);
+    });
+  });
+}
+
+interface Parts {
+  readonly listeners: readonly Listener[];
+  readonly pools: readonly Http1Pool[];
+  readonly h2: readonly H2Pool[];
+  readonly admin: http.Server;
+  readonly control: net.Server;
+}
+
+function direction(
+  config: ProxyConfig,
+  d: Direction,
+  deps: Deps,
+): { listener: Listener; pool: Http1Pool; h2: H2Pool } {
+  const dc = d === "inbound" ? config.inbound : config.outbound;
+  const common = {
+    direction: d,
+    connectTimeoutMs: dc.connectTimeoutMs,
+    tls: deps.tls,
+    metrics: deps.metrics,
+  };
+  const pool = new Http1Pool({
+    ...common,
+    idleTimeoutMs: config.http1PoolIdleTimeoutMs,
+    maxIdlePerEndpoint: 256,
+  });
+  const h2 = new H2Pool({ ...common, log: deps.log });
+  const listener = new Listener({
+    ...common,
+    config: dc,
+    resolver: deps.resolver,
+    log: deps.log,
+    interception: deps.interception,
+    h1: { pool, log: deps.log, maxHeadBytes: deps.maxHeadBytes },
+    h2,
+    opaque: common,
+  });
+  return { listener, pool, h2 };
+}
+
+interface Deps {
+  readonly tls: TlsSeam;
+  readonly metrics: ProxyMetrics;
+  readonly log: Logger;
+  readonly resolver: Resolver;
+  readonly interception: Interception;
+  readonly maxHeadBytes: number;
+}
+
+function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
+  return {
+    log: options.log ?? new Logger(config.log.level, config.log.format),
+    metrics: options.metrics ?? new ProxyMetrics(),
+    tls: options.tls ?? noTls(config.identityDisabled),
+    resolver: options.resolver ?? new OriginalDestinationResolver(),
+    interception: options.interception ?? loadInterception(),
+    maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+  };
+}
+
+/** Starts the proxy; resolves once every port is listening. */
+export async function startProxy(
+  config: ProxyConfig,
+  options: ProxyOptions = {},
+): Promise<RunningProxy> {
+  const deps = makeDeps(config, options);
+  const readiness = options.readiness ?? processReadiness;
+  const inbound = direction(config, "inbound", deps);
+  const outbound = direction(config, "outbound", deps);
+  const controlServer = options.control ?? reservedControlServer;
+  const control = net.createServer((s) => controlServer.handleConnection(s));
+  const ref: { drainer?: Drainer } = {};
+  const admin = createAdminServer({
+    readiness,
+    metrics: deps.metrics,
+    log: deps.log,
+    shutdownEnabled: config.admin.shutdownEndpointEnabled,
+    draining: () => ref.drainer?.started ?? false,
+    shutdown: () => void ref.drainer?.drain(),
+  });
+  const parts: Parts = {
+    listeners: [inbound.listener, outbound.listener],
+    pools: [inbound.pool, outbound.pool],
+    h2: [inbound.h2, outbound.h2],
+    admin,
+    control,
+  };
+  const d = new Drainer(parts, config.shutdownGracePeriodMs, deps.log);
+  ref.drainer = d;
+  try {
+    const [inAddr, outAddr, adminAddr, controlAddr] = await Promise.all([
+      inbound.listener.listen(),
+      outbound.listener.listen(),
+      listen(admin, config.admin.listen.host, config.admin.listen.port),
+      listen(control, config.control.listen.host, config.control.listen.port),
+    ]);
+    warnIfNoInterception(config, deps);
+    return {
+      inbound: inAddr,
+      outbound: outAddr,
+      admin: adminAddr,
+      control: controlAddr,
+      metrics: deps.metrics,
+      log: deps.log,
+      readiness,
+      interception: deps.interception,
+      drain: () => d.drain(),
+      close: () => d.close(),
+      done: d.done,
+    };
+  } catch (err) {
+    await d.close();
+    throw err;
+  }
+}
+
+function warnIfNoInterception(config: ProxyConfig, deps: Deps): void {
+  const status = deps.interception.interceptionAvailable();
+  if (status.ok) return;
+  const fixed =
+    config.inbound.fixedTarget !== undefined && config.outbound.fixedTarget !== undefined;
+  if (!fixed) deps.log.warn(`cannot intercept connections: ${status.reason}`);
+}
+
+/** Graceful shutdown: one drain, however many times it is asked for. */
+class Drainer {
+  started = false;
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly parts: Parts,
+    private readonly graceMs: number,
+    private readonly log: Logger,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  drain(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.started = true;
+    this.log.info("draining", { gracePeriodMs: this.graceMs });
+    const p = this.parts;
+    p.control.close();
+    for (const l of p.listeners) l.drain();
+    for (const pool of p.pools) pool.closeIdle();
+    for (const h2 of p.h2) h2.closeAll();
+    this.closing = this.waitIdle().then(() => this.finish());
+    return this.closing;
+  }
+
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.started = true;
+    this.parts.control.close();
+    this.closing = this.finish();
+    return this.closing;
+  }
+
+  private waitIdle(): Promise<void> {
+    const deadline = Date.now() + this.graceMs;
+    const busy = (): boolean => this.parts.listeners.some((l) => l.connections > 0);
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!busy() || Date.now() >= deadline) resolve();
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+  private async finish(): Promise<void> {
+    const p = this.parts;
+    for (const l of p.listeners) l.destroyAll();
+    for (const pool of p.pools) pool.destroyAll();
+    for (const h2 of p.h2) h2.destroyAll();
+    p.admin.closeAllConnections();
+    await new Promise<void>((resolve) => p.admin.close(() => resolve()));
+    this.log.info("stopped");
+    this.resolveDone();
+  }
+}
+
+export function describe(proxy: RunningProxy): string {
+  const a = (x: net.AddressInfo): string => formatHostPort({ host: x.address, port: x.port });
+  return `inbound=${a(proxy.inbound)} outbound=${a(proxy.outbound)} admin=${a(proxy.admin)} control=${a(proxy.control)}`;
+}

@@ -1,0 +1,58 @@
+// The routing seam. A listener asks the resolver where a connection should go; the default sends
+// outbound traffic to its original destination and inbound traffic to the application on
+// loopback. Discovery and balancing replace the default without touching the listeners.
+
+import type { Direction } from "../metrics/metrics";
+
+/** What a connection was addressed to (its original destination) and, for HTTP, the authority. */
+export interface Target {
+  readonly direction: Direction;
+  readonly address: string;
+  readonly port: number;
+  readonly authority?: string;
+}
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  /** The peer's TLS identity when it is meshed; the TLS seam originates mTLS to it. */
+  readonly identity?: string;
+  readonly protocolHint?: "h2" | "opaque";
+  /** Extra metric labels (prefixed `dst_` by the metrics layer). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+export interface EndpointSet {
+  readonly endpoints: readonly Endpoint[];
+}
+
+export interface Resolver {
+  resolve(target: Target): Promise<EndpointSet>;
+}
+
+/** Loopback of the family of the original destination. */
+export function loopbackFor(address: string): string {
+  return address.includes(":") && !address.startsWith("::ffff:") ? "::1" : "127.0.0.1";
+}
+
+/** Outbound: the original destination. Inbound: the application on loopback at the original port. */
+export function defaultEndpoint(target: Target): Endpoint {
+  if (target.direction === "inbound")
+    return { address: loopbackFor(target.address), port: target.port };
+  return { address: target.address, port: target.port };
+}
+
+export class OriginalDestinationResolver implements Resolver {
+  resolve(target: Target): Promise<EndpointSet> {
+    return Promise.resolve({ endpoints: [defaultEndpoint(target)] });
+  }
+}
+
+/** The endpoint a connection uses, until balancing picks per request: the first one. */
+export function pickEndpoint(set: EndpointSet): Endpoint | undefined {
+  return set.endpoints[0];
+}
+
+export function endpointKey(e: Endpoint): string {
+  return e.address.includes(":") ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+}

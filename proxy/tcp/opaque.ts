@@ -1,0 +1,52 @@
+// Opaque TCP: bytes are forwarded unchanged to the endpoint, both ways, until both sides close.
+
+import * as net from "node:net";
+import { errnoOf, type ProxyError } from "../errors";
+import type { Direction, ProxyMetrics } from "../metrics/metrics";
+import { endpointKey, type Endpoint } from "../route/resolver";
+import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
+import { tunnel } from "./pipe";
+
+export interface OpaqueEnv {
+  readonly direction: Direction;
+  readonly connectTimeoutMs: number;
+  readonly tls: TlsSeam;
+  readonly metrics: ProxyMetrics;
+}
+
+/** Connects to the endpoint and joins it to the client; `initial` is what detection already read. */
+export function forwardOpaque(
+  client: net.Socket,
+  initial: Buffer,
+  endpoint: Endpoint | ProxyError,
+  env: OpaqueEnv,
+): void {
+  if (!("address" in endpoint)) {
+    client.destroy();
+    return;
+  }
+  const identity = env.tls.outbound.peerIdentity(endpoint);
+  const raw = net.connect({ host: endpoint.address, port: endpoint.port });
+  const upstream = identity === undefined ? raw : env.tls.outbound.originate(raw, identity, []);
+  const tcp = env.metrics.tcp(
+    env.direction,
+    "dst",
+    endpointKey(endpoint),
+    outboundTlsLabels(env.tls, identity),
+  );
+  let failure: Error | undefined;
+  upstream.setNoDelay(true);
+  upstream.setTimeout(env.connectTimeoutMs, () =>
+    upstream.destroy(Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" })),
+  );
+  upstream.once("connect", () => upstream.setTimeout(0));
+  upstream.on("error", (e) => (failure = e));
+  upstream.on("close", () =>
+    tcp.closed(upstream.bytesRead, upstream.bytesWritten, errnoOf(failure)),
+  );
+  if (initial.length > 0) upstream.write(initial);
+  const ended = client.readableEnded;
+  tunnel(client, upstream);
+  if (ended) upstream.end();
+  client.resume();
+}
