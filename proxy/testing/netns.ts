@@ -5,6 +5,8 @@ import {
   type ChildProcess,
   type SpawnOptions,
 } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 
 /**
  * Network namespaces for integration tests. Every namespace is named `weft-test-<pid>-<n>-<role>`,
@@ -30,6 +32,13 @@ export interface PodLink {
 
 export class NetnsError extends Error {
   readonly code = "WEFT_ERR_NETNS";
+}
+
+/** Absolute path of a tool, so processes started with a bare environment (no PATH) still start. */
+export function tool(name: string): string {
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
+  const found = dirs.find((d) => d !== "" && fs.existsSync(path.join(d, name)));
+  return found ? path.join(found, name) : name;
 }
 
 function run(cmd: string, args: string[], timeoutMs = 15_000): Promise<ExecResult> {
@@ -74,8 +83,8 @@ export class Netns {
     const asUser =
       uid === undefined
         ? []
-        : ["setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"];
-    const child = spawn("ip", ["netns", "exec", this.name, ...asUser, cmd, ...args], rest);
+        : [tool("setpriv"), `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", "--"];
+    const child = spawn(tool("ip"), ["netns", "exec", this.name, ...asUser, cmd, ...args], rest);
     this.track(child);
     return child;
   }
