@@ -1,0 +1,125 @@
+import { expect } from "chai";
+import { event, podObject, serviceObject, sliceObject } from "../../operator/destination/fixtures";
+import {
+  DEFAULT_OPTIONS,
+  startDestination,
+  type RunningDestination,
+} from "../../operator/destination/main";
+import { FeedWatchSource } from "../../operator/destination/watch";
+import { Discovery, type Resolution } from "./client";
+
+const PATH = "web.shop.svc.cluster.local:80";
+
+function feedWith(ips: string[]): FeedWatchSource {
+  const feed = new FeedWatchSource();
+  feed.push(
+    event("Service", serviceObject("shop", "web", [{ name: "http", port: 80, targetPort: 8080 }])),
+  );
+  ips.forEach((ip, i) =>
+    feed.push(event("Pod", podObject("shop", `web-${i}`, ip, { meshed: true }))),
+  );
+  feed.push(
+    event(
+      "EndpointSlice",
+      sliceObject(
+        "shop",
+        "web-a",
+        "web",
+        [{ name: "http", port: 8080 }],
+        ips.map((ip, i) => ({ ip, pod: `web-${i}` })),
+      ),
+    ),
+  );
+  return feed;
+}
+
+async function until(pred: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function keys(r: Resolution): string[] {
+  return r.endpoints.kind === "endpoints" ? [...r.endpoints.endpoints.keys()].sort() : [];
+}
+
+describe("discovery client (loopback destination server)", function () {
+  this.timeout(15000);
+  let dest: RunningDestination | undefined;
+  let discovery: Discovery | undefined;
+
+  afterEach(async () => {
+    discovery?.close();
+    if (dest) await dest.stop();
+    dest = undefined;
+  });
+
+  it("shares a resolution, follows changes, and drops it when idle", async () => {
+    const feed = feedWith(["10.0.0.1", "10.0.0.2"]);
+    dest = await startDestination({ ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" }, feed);
+    discovery = new Discovery({
+      address: `127.0.0.1:${dest.port}`,
+      contextToken: '{"ns":"shop"}',
+      idleMs: 100,
+    });
+    const a = discovery.acquire(PATH);
+    const b = discovery.acquire(PATH);
+    expect(a.resolution).to.equal(b.resolution);
+    expect(await a.resolution.waitForEndpoints(3000)).to.equal(true);
+    expect(keys(a.resolution)).to.deep.equal(["10.0.0.1:8080", "10.0.0.2:8080"]);
+    await until(() => a.resolution.profile !== undefined);
+    expect(a.resolution.profile?.retryBudget?.minRetriesPerSecond).to.equal(10);
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject(
+          "shop",
+          "web-a",
+          "web",
+          [{ name: "http", port: 8080 }],
+          [{ ip: "10.0.0.2", pod: "web-1" }],
+        ),
+        "MODIFIED",
+      ),
+    );
+    await until(() => keys(a.resolution).length === 1);
+    a.release();
+    b.release();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(discovery.size).to.equal(1);
+    const again = discovery.acquire(PATH);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(discovery.size).to.equal(1);
+    again.release();
+    await until(() => discovery!.size === 0, 1000);
+  });
+
+  it("keeps the last state while the server is down and takes a fresh snapshot on reconnect", async () => {
+    dest = await startDestination(
+      { ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" },
+      feedWith(["10.0.0.1", "10.0.0.2"]),
+    );
+    const port = dest.port;
+    discovery = new Discovery({
+      address: `127.0.0.1:${port}`,
+      contextToken: "",
+      backoff: { minMs: 50, maxMs: 200, jitter: 0.2 },
+    });
+    const h = discovery.acquire(PATH);
+    await h.resolution.waitForEndpoints(3000);
+    dest.server.forceShutdown();
+    dest = undefined;
+    await until(() => !h.resolution.connected);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(keys(h.resolution)).to.deep.equal(["10.0.0.1:8080", "10.0.0.2:8080"]);
+    dest = await startDestination(
+      { ...DEFAULT_OPTIONS, addr: `127.0.0.1:${port}` },
+      feedWith(["10.0.0.3"]),
+    );
+    await until(() => keys(h.resolution).join() === "10.0.0.3:8080", 8000);
+    expect(h.resolution.connected).to.equal(true);
+    h.release();
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * The proxy's destination client: one Resolution per target (Get + GetProfile streams over
+ * grpc-js), shared by every user of the target. Streams reconnect with backoff; the last known
+ * state is kept while the control plane is unreachable; a resolution nobody uses for `idleMs`
+ * (5 s outbound) is dropped.
+ */
+import { EventEmitter } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import { DestinationClient, type DestinationProfile, type Update } from "../../api/gen/destination";
+import { backoffDelay, type BackoffConfig } from "../balance/backoff";
+import { applyUpdate, PENDING, type EndpointState } from "./state";
+
+export interface DiscoveryOptions {
+  /** host:port of the destination service. */
+  address: string;
+  /** JSON `{"ns":..,"nodeName":..,"pod":..}`. */
+  contextToken: string;
+  idleMs?: number;
+  backoff?: BackoffConfig;
+  /** A client to use instead of one made from `address` (tests). */
+  client?: DestinationClient;
+}
+
+export const DISCOVERY_BACKOFF: BackoffConfig = { minMs: 100, maxMs: 10_000, jitter: 0.5 };
+
+/** One server stream that reopens itself with backoff until closed. */
+class ReconnectingStream<T> {
+  private call: grpc.ClientReadableStream<T> | undefined;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly open: () => grpc.ClientReadableStream<T>,
+    private readonly onMessage: (message: T, first: boolean) => void,
+    private readonly onDown: (err: grpc.ServiceError | undefined) => void,
+    private readonly backoff: BackoffConfig,
+  ) {
+    this.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.call?.cancel();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    let first = true;
+    const call = this.open();
+    this.call = call;
+    call.on("data", (m: T) => {
+      this.failures = 0;
+      this.onMessage(m, first);
+      first = false;
+    });
+    let ended = false;
+    const down = (err?: grpc.ServiceError): void => {
+      if (ended || this.closed) return;
+      ended = true;
+      this.onDown(err);
+      this.failures++;
+      this.timer = setTimeout(() => this.connect(), backoffDelay(this.failures, this.backoff));
+    };
+    call.on("error", (err: grpc.ServiceError) => down(err));
+    call.on("end", () => down());
+  }
+}
+
+export class Resolution extends EventEmitter {
+  endpoints: EndpointState = PENDING;
+  profile: DestinationProfile | undefined;
+  /** Whether the Get stream is currently connected (the last state is kept when it is not). */
+  connected = false;
+  refs = 0;
+  idleTimer: NodeJS.Timeout | undefined;
+  private readonly streams: { close(): void }[] = [];
+
+  constructor(
+    readonly path: string,
+    client: DestinationClient,
+    contextToken: string,
+    backoff: BackoffConfig,
+  ) {
+    super();
+    const req = { scheme: "k8s", path, contextToken };
+    this.streams.push(
+      new ReconnectingStream<Update>(
+        () => client.get(req),
+        (u, first) => this.onUpdate(u, first),
+        () => this.setConnected(false),
+        backoff,
+      ),
+      new ReconnectingStream<DestinationProfile>(
+        () => client.getProfile(req),
+        (p) => this.onProfile(p),
+        () => undefined,
+        backoff,
+      ),
+    );
+  }
+
+  /** Resolves once endpoints are known (or `timeoutMs` passed); true when known. */
+  waitForEndpoints(timeoutMs: number): Promise<boolean> {
+    if (this.endpoints.kind !== "pending") return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (known: boolean): void => {
+        clearTimeout(timer);
+        this.off("endpoints", onUpdate);
+        resolve(known);
+      };
+      const onUpdate = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.on("endpoints", onUpdate);
+    });
+  }
+
+  close(): void {
+    for (const s of this.streams) s.close();
+    this.removeAllListeners();
+  }
+
+  private onUpdate(u: Update, first: boolean): void {
+    this.connected = true;
+    this.endpoints = applyUpdate(this.endpoints, u, first);
+    this.emit("endpoints", this.endpoints);
+  }
+
+  private onProfile(p: DestinationProfile): void {
+    this.profile = p;
+    this.emit("profile", p);
+  }
+
+  private setConnected(up: boolean): void {
+    this.connected = up;
+  }
+}
+
+export interface ResolutionHandle {
+  readonly resolution: Resolution;
+  release(): void;
+}
+
+export class Discovery {
+  private readonly client: DestinationClient;
+  private readonly resolutions = new Map<string, Resolution>();
+  private readonly idleMs: number;
+  private readonly backoff: BackoffConfig;
+
+  constructor(private readonly options: DiscoveryOptions) {
+    this.client =
+      options.client ??
+      new DestinationClient(options.address, grpc.credentials.createInsecure(), {
+        "grpc.initial_reconnect_backoff_ms": 100,
+        "grpc.max_reconnect_backoff_ms": 10_000,
+      });
+    this.idleMs = options.idleMs ?? 5000;
+    this.backoff = options.backoff ?? DISCOVERY_BACKOFF;
+  }
+
+  get size(): number {
+    return this.resolutions.size;
+  }
+
+  /** The shared resolution of `path` (`<name>:<port>` or `<ip>:<port>`), held until released. */
+  acquire(path: string): ResolutionHandle {
+    let r = this.resolutions.get(path);
+    if (!r) {
+      r = new Resolution(path, this.client, this.options.contextToken, this.backoff);
+      this.resolutions.set(path, r);
+    }
+    if (r.idleTimer) {
+      clearTimeout(r.idleTimer);
+      r.idleTimer = undefined;
+    }
+    r.refs++;
+    const res = r;
+    let released = false;
+    return {
+      resolution: res,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release(res);
+      },
+    };
+  }
+
+  close(): void {
+    for (const r of this.resolutions.values()) {
+      if (r.idleTimer) clearTimeout(r.idleTimer);
+      r.close();
+    }
+    this.resolutions.clear();
+    if (!this.options.client) this.client.close();
+  }
+
+  private release(r: Resolution): void {
+    r.refs--;
+    if (r.refs > 0) return;
+    r.idleTimer = setTimeout(() => {
+      if (r.refs > 0 || this.resolutions.get(r.path) !== r) return;
+      this.resolutions.delete(r.path);
+      r.close();
+    }, this.idleMs);
+    r.idleTimer.unref();
+  }
+}
