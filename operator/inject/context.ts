@@ -37,16 +37,15 @@ function baseSettings(mesh: Mesh | undefined, p: ProxyDefaults): ProxySettings {
 
 function proxyDefaults(mesh: Mesh | undefined): ProxySettings {
   const p: ProxyDefaults = mesh?.spec?.proxy ?? {};
-  const base = defaultProxySettings(
-    p.version ?? mesh?.spec?.version ?? "0.1.0",
-    p.image ?? DEFAULT_PROXY_IMAGE,
+  const base = baseSettings(mesh, p);
+  const set = Object.fromEntries(
+    (["logLevel", "logFormat", "nativeSidecar", "await"] as const)
+      .filter((k) => p[k] !== undefined)
+      .map((k) => [k, p[k]]),
   );
   return {
     ...base,
-    logLevel: p.logLevel ?? base.logLevel,
-    logFormat: p.logFormat ?? base.logFormat,
-    nativeSidecar: p.nativeSidecar ?? base.nativeSidecar,
-    await: p.await ?? base.await,
+    ...set,
     resources: resourcesOf(p),
     defaultOpaquePorts: ranges(p.opaquePorts, base.defaultOpaquePorts),
     skipInboundPorts: ranges(p.skipInboundPorts, []),
