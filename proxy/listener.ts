@@ -97,7 +97,9 @@ export class Listener {
     const dst = targetOf(socket, env.config, env.interception);
     const targetAddr = formatAddr(dst);
     const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels);
-    const tracked: Tracked = { socket, drain: () => socket.end() };
+    // Until the protocol is known a drain leaves the connection alone: its first request may
+    // already be on the way, and dispatch drains it right after that request.
+    const tracked: Tracked = { socket, drain: () => undefined };
     let failure: Error | undefined;
     this.conns.add(tracked);
     socket.on("error", (e) => (failure = e));

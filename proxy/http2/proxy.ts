@@ -231,7 +231,7 @@ export function serveH2(
 ): http2.ServerHttp2Session {
   if (initial.length > 0) socket.unshift(initial);
   const session = http2.performServerHandshake(socket);
-  session.on("error", () => undefined);
+  session.on("error", (e) => log.debug("h2 session error", { error: String(e) }));
   session.on("stream", (stream, headers, flags) => {
     const fwd = new StreamForward(
       stream,
@@ -242,6 +242,5 @@ export function serveH2(
     if (endpoint instanceof ProxyError) fwd.fail(endpoint);
     else fwd.send(pool.get(endpoint), (flags & END_STREAM) !== 0);
   });
-  socket.resume();
   return session;
 }

@@ -85,7 +85,8 @@ export class HttpScope {
   route(authority: string): RouteMetrics {
     let route = this.routes.get(authority);
     if (route === undefined) {
-      route = new RouteMetrics(this.m, { ...this.labels, authority });
+      const { direction, target_addr, ...tls } = this.labels;
+      route = new RouteMetrics(this.m, { direction, authority, target_addr, ...tls });
       if (this.routes.size < 1000) this.routes.set(authority, route);
     }
     return route;
