@@ -1,0 +1,103 @@
+// Plugs identity into the proxy: from the WEFT_PROXY_IDENTITY_* settings, starts the agent
+// (key + CSR in memory, Certify with retry, renewal), registers the "identity" readiness gate,
+// and returns the TLS seam the listeners and pools use. With identity disabled: no TLS, no gate.
+import type { Registry } from "prom-client";
+import type { ProxyConfig } from "../config";
+import type { ReadinessGate } from "../admin/readiness";
+import { noTls, type TlsSeam } from "../tls/seam";
+import { MtlsCredentials, mtlsOriginator, mtlsTerminator } from "../tls/mtls";
+import { IdentityAgent, type CertifyTransport } from "./agent";
+import { grpcCertifyTransport } from "./transport";
+
+export class IdentityConfigError extends Error {
+  readonly code = "WEFT_ERR_IDENTITY_CONFIG";
+  constructor(missing: string[]) {
+    super(
+      `identity is enabled but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set ` +
+        "(set them, or WEFT_PROXY_IDENTITY_DISABLED=true for plaintext only)",
+    );
+    this.name = "IdentityConfigError";
+  }
+}
+
+export interface ProxyIdentity {
+  readonly seam: TlsSeam;
+  /** Undefined when identity is disabled. */
+  readonly agent: IdentityAgent | undefined;
+  stop(): void;
+}
+
+export interface IdentityStartOptions {
+  /** Registers the readiness gate, e.g. proxy/admin/readiness's registerReadinessGate. */
+  registerGate: (name: string) => ReadinessGate;
+  /** Where identity_cert_* metrics go (the proxy's /metrics registry). */
+  registry?: Registry;
+  /** Certify transport; default: gRPC to WEFT_PROXY_IDENTITY_SVC_ADDR. */
+  transport?: CertifyTransport;
+  log?: (line: string) => void;
+  /** Called with a reason label when inbound TLS is refused. */
+  onRefused?: (reason: string) => void;
+}
+
+interface IdentitySettings {
+  localName: string;
+  tokenFile: string;
+  trustAnchors: string;
+  svcAddr: string;
+}
+
+/** The identity settings, or an error naming every missing variable (pure). */
+export function identitySettings(config: ProxyConfig): IdentitySettings {
+  const id = config.identity;
+  const wanted: [string, string | undefined][] = [
+    ["WEFT_PROXY_IDENTITY_LOCAL_NAME", id.localName],
+    ["WEFT_PROXY_IDENTITY_TOKEN_FILE", id.tokenFile],
+    ["WEFT_PROXY_IDENTITY_TRUST_ANCHORS", id.trustAnchors],
+    ["WEFT_PROXY_IDENTITY_SVC_ADDR", id.svcAddr],
+  ];
+  const missing = wanted.filter(([, v]) => v === undefined || v === "").map(([k]) => k);
+  if (missing.length > 0) throw new IdentityConfigError(missing);
+  return {
+    localName: id.localName as string,
+    tokenFile: id.tokenFile as string,
+    trustAnchors: id.trustAnchors as string,
+    svcAddr: id.svcAddr as string,
+  };
+}
+
+/** Starts identity for the proxy (resolves at once; the gate opens on the first certificate). */
+export async function startProxyIdentity(
+  config: ProxyConfig,
+  opts: IdentityStartOptions,
+): Promise<ProxyIdentity> {
+  if (config.identityDisabled)
+    return { seam: noTls(true), agent: undefined, stop: () => undefined };
+  const s = identitySettings(config);
+  const transport = opts.transport ?? grpcCertifyTransport(s.svcAddr);
+  const creds = new MtlsCredentials();
+  const agent = new IdentityAgent({
+    identity: s.localName,
+    tokenFile: s.tokenFile,
+    anchorsPem: s.trustAnchors,
+    transport,
+    gate: opts.registerGate("identity"),
+    registry: opts.registry,
+    log: opts.log,
+  });
+  agent.onCredentials((c) => creds.update(c));
+  await agent.start();
+  const seam: TlsSeam = {
+    outbound: mtlsOriginator(creds),
+    inbound: mtlsTerminator(creds, { onRefused: opts.onRefused }),
+    plaintextLabels: noTls(false).plaintextLabels,
+  };
+  return {
+    seam,
+    agent,
+    stop: (): void => {
+      agent.stop();
+      if (opts.transport === undefined && "close" in transport)
+        (transport as { close(): void }).close();
+    },
+  };
+}
