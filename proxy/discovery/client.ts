@@ -116,6 +116,22 @@ export class Resolution extends EventEmitter {
     });
   }
 
+  /** Resolves once a profile is known (or `timeoutMs` passed); true when known. */
+  waitForProfile(timeoutMs: number): Promise<boolean> {
+    if (this.profile) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onProfile = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.off("profile", onProfile);
+        resolve(false);
+      }, timeoutMs);
+      this.once("profile", onProfile);
+    });
+  }
+
   close(): void {
     for (const s of this.streams) s.close();
     this.removeAllListeners();

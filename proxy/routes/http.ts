@@ -1,0 +1,345 @@
+/**
+ * Outbound HTTP through discovery, routes and balancing: the destination's profile picks the
+ * route (timeout, retries, classification, metrics); dstOverrides split traffic between
+ * backends; each backend balances its endpoints with P2C over peak-EWMA and keeps a keep-alive
+ * pool (an http.Agent) per endpoint.
+ */
+import * as http from "node:http";
+import type { Readable } from "node:stream";
+import { P2cBalancer, type BalancerOptions, type Slot } from "../balance/p2c";
+import { NoEndpointsError } from "../balance/errors";
+import { WeightedSplit } from "../balance/split";
+import type { Discovery, ResolutionHandle } from "../discovery/client";
+import type { DiscoveredEndpoint, EndpointState } from "../discovery/state";
+import { captureBody, type CapturedBody } from "./body";
+import { RetryBudget } from "./budget";
+import { routeRequest, type AttemptResponse, type ProxyErrorResponse } from "./execute";
+import type { RouteMetricFamilies, RouteScope } from "./metrics";
+import {
+  compileProfile,
+  DEFAULT_BUDGET,
+  DEFAULT_ROUTE,
+  matchRoute,
+  type CompiledProfile,
+} from "./profile";
+
+const HOP_BY_HOP = [
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+];
+/** Connect failures are retried on another endpoint within one attempt, at most this often. */
+const CONNECT_ATTEMPTS = 3;
+
+export interface HttpAttempt extends AttemptResponse {
+  incoming: http.IncomingMessage;
+  endpoint: DiscoveredEndpoint;
+}
+
+/** One concrete backend: a resolution and the balancer fed from it. */
+class Backend {
+  readonly balancer: P2cBalancer<DiscoveredEndpoint>;
+  private state: EndpointState;
+
+  constructor(
+    readonly handle: ResolutionHandle,
+    options: BalancerOptions,
+    private readonly fallback: DiscoveredEndpoint | undefined,
+  ) {
+    this.balancer = new P2cBalancer(handle.resolution.path, options);
+    this.state = handle.resolution.endpoints;
+    this.sync(this.state);
+    handle.resolution.on("endpoints", (s: EndpointState) => this.sync(s));
+  }
+
+  /** `no_endpoints{exists:false}`: the name is not a cluster service; use the original destination. */
+  private sync(s: EndpointState): void {
+    this.state = s;
+    if (s.kind === "endpoints") this.balancer.update(s.endpoints);
+    else if (s.kind === "none" && !s.exists && this.fallback)
+      this.balancer.update([[this.fallback.key, this.fallback]]);
+    else this.balancer.update([]);
+  }
+
+  close(): void {
+    this.balancer.close(new NoEndpointsError(this.handle.resolution.path));
+    this.handle.release();
+  }
+}
+
+/** A logical destination: its profile, retry budget, route metrics and backends. */
+class LogicalService {
+  profile: CompiledProfile = {
+    fqn: "",
+    routes: [],
+    budget: DEFAULT_BUDGET,
+    dstOverrides: [],
+    opaque: false,
+  };
+  budget: RetryBudget;
+  split: WeightedSplit<Backend>;
+  private readonly overrides = new Map<string, Backend>();
+  private readonly scopes = new Map<string, RouteScope>();
+  lastUsed = performance.now();
+
+  constructor(
+    readonly authority: string,
+    readonly primary: Backend,
+    private readonly makeBackend: (authority: string) => Backend,
+    private readonly metrics: RouteMetricFamilies,
+  ) {
+    this.budget = new RetryBudget(DEFAULT_BUDGET, performance.now());
+    this.split = new WeightedSplit([{ value: primary, weight: 1 }]);
+    const r = primary.handle.resolution;
+    if (r.profile) this.setProfile(compileProfile(r.profile));
+    r.on("profile", () => r.profile && this.setProfile(compileProfile(r.profile)));
+  }
+
+  scope(route: string): RouteScope {
+    let s = this.scopes.get(route);
+    if (!s) {
+      s = this.metrics.scope({ direction: "outbound", dst: this.authority, rt_route: route });
+      this.scopes.set(route, s);
+    }
+    return s;
+  }
+
+  close(): void {
+    this.primary.close();
+    for (const b of this.overrides.values()) b.close();
+  }
+
+  private setProfile(p: CompiledProfile): void {
+    const b = p.budget;
+    const old = this.profile.budget;
+    if (b.ratio !== old.ratio || b.minPerSecond !== old.minPerSecond || b.ttlMs !== old.ttlMs) {
+      this.budget = new RetryBudget(b, performance.now());
+    }
+    this.profile = p;
+    this.split = new WeightedSplit(this.backendsFor(p));
+  }
+
+  private backendsFor(p: CompiledProfile): { value: Backend; weight: number }[] {
+    if (p.dstOverrides.length === 0) return [{ value: this.primary, weight: 1 }];
+    const keep = new Set(p.dstOverrides.map((d) => d.authority));
+    for (const [a, b] of this.overrides) {
+      if (keep.has(a)) continue;
+      b.close();
+      this.overrides.delete(a);
+    }
+    return p.dstOverrides.map((d) => ({ value: this.backend(d.authority), weight: d.weight }));
+  }
+
+  private backend(authority: string): Backend {
+    if (authority === this.authority) return this.primary;
+    let b = this.overrides.get(authority);
+    if (!b) this.overrides.set(authority, (b = this.makeBackend(authority)));
+    return b;
+  }
+}
+
+export interface OutboundHttpOptions {
+  discovery: Discovery;
+  metrics: RouteMetricFamilies;
+  balancer?: BalancerOptions;
+  /** Cluster DNS suffix: authorities under `.svc.<domain>` are discovered by name. */
+  clusterDomain?: string;
+  /** How long a request to a new destination waits for its profile before using the default route. */
+  profileTimeoutMs?: number;
+  /** Idle logical services are dropped after this long (5 s outbound). */
+  idleMs?: number;
+}
+
+export interface OriginalDst {
+  address: string;
+  port: number;
+}
+
+function hostPort(authority: string, defaultPort: number): string {
+  return /:\d+$/.test(authority) ? authority : `${authority}:${defaultPort}`;
+}
+
+export function forwardHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = { ...headers };
+  for (const h of HOP_BY_HOP) delete out[h];
+  return out;
+}
+
+function grpcStatusOf(res: http.IncomingMessage): number | undefined {
+  const v = res.headers["grpc-status"];
+  return typeof v === "string" ? Number(v) : undefined;
+}
+
+function isConnectError(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (
+    code === "ECONNREFUSED" ||
+    code === "EHOSTUNREACH" ||
+    code === "ENETUNREACH" ||
+    code === "ECONNRESET"
+  );
+}
+
+export class OutboundHttp {
+  private readonly services = new Map<string, LogicalService>();
+  private readonly agents = new Map<string, http.Agent>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: OutboundHttpOptions) {
+    const idle = options.idleMs ?? 5000;
+    this.sweeper = setInterval(() => this.sweep(idle), Math.max(100, idle / 2));
+    this.sweeper.unref();
+  }
+
+  /** The discovery path of a request: the authority when it is a cluster name, else the original destination. */
+  pathFor(authority: string | undefined, dst: OriginalDst): string {
+    const domain = this.options.clusterDomain ?? "cluster.local";
+    const name = authority ? hostPort(authority.toLowerCase(), dst.port) : "";
+    const host = name.replace(/:\d+$/, "").replace(/\.$/, "");
+    if (host.endsWith(`.svc.${domain}`)) return name.replace(/\.:/, ":");
+    return dst.address.includes(":")
+      ? `[${dst.address}]:${dst.port}`
+      : `${dst.address}:${dst.port}`;
+  }
+
+  /** Serves one request to `dst` (the connection's original destination). */
+  async handle(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    dst: OriginalDst,
+  ): Promise<void> {
+    const svc = this.service(this.pathFor(req.headers.host, dst), dst);
+    svc.lastUsed = performance.now();
+    if (!svc.primary.handle.resolution.profile) {
+      await svc.primary.handle.resolution.waitForProfile(this.options.profileTimeoutMs ?? 1000);
+    }
+    const head = { method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0] };
+    const route = matchRoute(svc.profile.routes, head) ?? DEFAULT_ROUTE;
+    const body = await captureBody(req);
+    const routed = await routeRequest<HttpAttempt>({
+      route,
+      budget: svc.budget,
+      metrics: svc.scope(route.name),
+      replayable: body.replayable,
+      send: (signal) => this.attempt(svc, req, body, signal),
+    });
+    if (routed.kind === "error") return this.writeError(res, routed.error);
+    const incoming = routed.response.incoming;
+    res.writeHead(incoming.statusCode ?? 502, forwardHeaders(incoming.headers));
+    incoming.pipe(res);
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const s of this.services.values()) s.close();
+    this.services.clear();
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+
+  private writeError(res: http.ServerResponse, e: ProxyErrorResponse): void {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(e.status, { "l5d-proxy-error": e.message, "content-length": 0 }).end();
+  }
+
+  private service(path: string, dst: OriginalDst): LogicalService {
+    let svc = this.services.get(path);
+    if (!svc) {
+      const fallback = {
+        key: `${dst.address}:${dst.port}`,
+        address: dst.address,
+        port: dst.port,
+        weight: 10000,
+        labels: {},
+        identity: undefined,
+        protocolHint: undefined,
+        opaqueTransportPort: undefined,
+      };
+      const make = (p: string, fb?: DiscoveredEndpoint): Backend =>
+        new Backend(this.options.discovery.acquire(p), this.options.balancer ?? {}, fb);
+      svc = new LogicalService(path, make(path, fallback), (a) => make(a), this.options.metrics);
+      this.services.set(path, svc);
+    }
+    return svc;
+  }
+
+  private sweep(idleMs: number): void {
+    const now = performance.now();
+    for (const [k, s] of this.services) {
+      if (now - s.lastUsed > idleMs) {
+        s.close();
+        this.services.delete(k);
+      }
+    }
+  }
+
+  private agent(ep: DiscoveredEndpoint): http.Agent {
+    let a = this.agents.get(ep.key);
+    if (!a) this.agents.set(ep.key, (a = new http.Agent({ keepAlive: true, timeout: 3000 })));
+    return a;
+  }
+
+  private async attempt(
+    svc: LogicalService,
+    req: http.IncomingMessage,
+    body: CapturedBody,
+    signal: AbortSignal,
+  ): Promise<HttpAttempt> {
+    const backend = svc.split.pick() ?? svc.primary;
+    for (let i = 1; ; i++) {
+      const slot = await backend.balancer.acquire();
+      try {
+        return await this.send(backend, slot, req, body, signal);
+      } catch (err) {
+        if (!isConnectError(err) || i >= CONNECT_ATTEMPTS || signal.aborted) throw err;
+        backend.balancer.connectFailed(slot);
+      }
+    }
+  }
+
+  private send(
+    backend: Backend,
+    slot: Slot<DiscoveredEndpoint>,
+    req: http.IncomingMessage,
+    body: CapturedBody,
+    signal: AbortSignal,
+  ): Promise<HttpAttempt> {
+    const ep = slot.endpoint;
+    const inflight = backend.balancer.begin(slot);
+    return new Promise<HttpAttempt>((resolve, reject) => {
+      const out = http.request(
+        {
+          host: ep.address,
+          port: ep.port,
+          method: req.method,
+          path: req.url,
+          headers: forwardHeaders(req.headers),
+          agent: this.agent(ep),
+          signal,
+        },
+        (incoming) => {
+          backend.balancer.connected(slot);
+          incoming.once("end", inflight.end);
+          incoming.once("close", inflight.end);
+          resolve({
+            incoming,
+            endpoint: ep,
+            status: incoming.statusCode ?? 502,
+            grpcStatus: grpcStatusOf(incoming),
+            discard: () => incoming.resume(),
+          });
+        },
+      );
+      out.once("error", (err) => {
+        inflight.end();
+        reject(err);
+      });
+      if (body.replayable) out.end(body.buffer);
+      else (body.stream as Readable).pipe(out);
+    });
+  }
+}
