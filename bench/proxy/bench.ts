@@ -1,0 +1,317 @@
+// make bench → bench/run.sh → here. Direct vs a Weft outbound→inbound pair vs HAProxy and nginx
+// pairs, all on 127.0.0.1, same run. Prints figures and ratios against HAProxy; asserts nothing.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { backendNginx, haproxyHop, nginxHop, PORTS, weftHopEnv } from "./configs";
+import { h2load, vegeta, wrk, type Latency, type Saturation } from "./load";
+import {
+  cpuUs,
+  mem,
+  portFree,
+  sampleMem,
+  start,
+  stop,
+  waitPort,
+  type Mem,
+  type Proc,
+} from "./procs";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const RATES = (process.env.BENCH_RATES ?? "1000,5000").split(",").map(Number);
+const WEFT_BIN = process.env.WEFT_PROXY_BIN ?? path.resolve(__dirname, "../../dist/weft-proxy");
+const VEGETA = process.env.VEGETA_BIN ?? "vegeta";
+const BODIES = ["13", "16k"];
+
+interface Target {
+  name: string;
+  port: number;
+  start: (dir: string) => Proc[];
+}
+
+interface Row {
+  target: string;
+  body: string;
+  sat: Saturation;
+  cpuUsPerReq: number;
+  lat: Latency[];
+  idle: Mem;
+  load: Mem;
+}
+
+function nginxProc(dir: string, name: string, conf: string): Proc {
+  const file = path.join(dir, `${name}.conf`);
+  fs.writeFileSync(file, conf);
+  return start(name, "nginx", ["-c", file, "-e", "stderr"]);
+}
+
+function haproxyProc(dir: string, name: string, conf: string): Proc {
+  const file = path.join(dir, `${name}.cfg`);
+  fs.writeFileSync(file, conf);
+  return start(name, "haproxy", ["-db", "-f", file]);
+}
+
+const TARGETS: Target[] = [
+  { name: "direct", port: PORTS.backend, start: () => [] },
+  {
+    name: "weft",
+    port: PORTS.weft.out,
+    start: () => [
+      start("weft-in", WEFT_BIN, [], weftHopEnv("in", PORTS.weft.in, PORTS.backend, 18191)),
+      start("weft-out", WEFT_BIN, [], weftHopEnv("out", PORTS.weft.out, PORTS.weft.in, 18193)),
+    ],
+  },
+  {
+    name: "haproxy",
+    port: PORTS.haproxy.out,
+    start: (dir) => [
+      haproxyProc(dir, "haproxy-in", haproxyHop(PORTS.haproxy.in, PORTS.backend, false)),
+      haproxyProc(dir, "haproxy-out", haproxyHop(PORTS.haproxy.out, PORTS.haproxy.in, false)),
+    ],
+  },
+  {
+    name: "nginx",
+    port: PORTS.nginx.out,
+    start: (dir) => [
+      nginxProc(dir, "nginx-in", nginxHop(dir, "nginx-in", PORTS.nginx.in, PORTS.backend)),
+      nginxProc(dir, "nginx-out", nginxHop(dir, "nginx-out", PORTS.nginx.out, PORTS.nginx.in)),
+    ],
+  },
+];
+
+const pids = (procs: Proc[]): number[] => procs.map((p) => p.child.pid as number);
+const cpuOf = (procs: Proc[]): number => pids(procs).reduce((s, p) => s + cpuUs(p), 0);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function maxMem(procs: Proc[]): Mem {
+  const ms = pids(procs).map(mem);
+  return {
+    rssKb: Math.max(0, ...ms.map((m) => m.rssKb)),
+    anonKb: Math.max(0, ...ms.map((m) => m.anonKb)),
+  };
+}
+
+async function measureBody(t: Target, procs: Proc[], body: string, idle: Mem): Promise<Row> {
+  const url = `http://127.0.0.1:${t.port}/${body}`;
+  process.stderr.write(`bench: ${t.name} /${body}: warm-up, saturation`);
+  await wrk(url, 2);
+  const cpu0 = cpuOf(procs);
+  const sat = await wrk(url, SECONDS);
+  const cpu = cpuOf(procs) - cpu0;
+  const lat: Latency[] = [];
+  let load: Mem = { rssKb: 0, anonKb: 0 };
+  for (const rate of RATES) {
+    process.stderr.write(`, ${rate}/s`);
+    const sampler = sampleMem(pids(procs));
+    lat.push(await vegeta(VEGETA, url, rate, SECONDS));
+    const m = sampler();
+    load = { rssKb: Math.max(load.rssKb, m.rssKb), anonKb: Math.max(load.anonKb, m.anonKb) };
+  }
+  process.stderr.write("\n");
+  // Per proxy: the pair's CPU split over its two hops.
+  const cpuUsPerReq = procs.length ? cpu / sat.requests / procs.length : NaN;
+  return { target: t.name, body, sat, cpuUsPerReq, lat, idle, load };
+}
+
+async function startTarget(t: Target, dir: string): Promise<Proc[]> {
+  const procs = t.start(dir);
+  try {
+    await waitPort(t.port);
+  } catch (err) {
+    throw new Error(
+      `${t.name}: ${(err as Error).message}; ${procs.map((p) => p.stderr()).join(" ")}`,
+    );
+  }
+  await sleep(1000);
+  return procs;
+}
+
+async function runTarget(t: Target, dir: string): Promise<Row[]> {
+  const procs = await startTarget(t, dir);
+  const idle = maxMem(procs);
+  const rows: Row[] = [];
+  try {
+    for (const body of BODIES) rows.push(await measureBody(t, procs, body, idle));
+  } finally {
+    for (const p of procs) await stop(p);
+  }
+  return rows;
+}
+
+interface H2Row {
+  target: string;
+  sat: Saturation;
+  cpuUsPerReq: number;
+}
+
+async function runH2(dir: string): Promise<H2Row[]> {
+  const h2: Target[] = [
+    { name: "direct", port: PORTS.backendH2, start: () => [] },
+    {
+      name: "weft",
+      port: PORTS.weft.out + 50,
+      start: () => [
+        start(
+          "weft-in",
+          WEFT_BIN,
+          [],
+          weftHopEnv("in", PORTS.weft.in + 50, PORTS.backendH2, 18195),
+        ),
+        start(
+          "weft-out",
+          WEFT_BIN,
+          [],
+          weftHopEnv("out", PORTS.weft.out + 50, PORTS.weft.in + 50, 18197),
+        ),
+      ],
+    },
+    {
+      name: "haproxy",
+      port: PORTS.haproxy.out + 50,
+      start: (d) => [
+        haproxyProc(d, "h2-haproxy-in", haproxyHop(PORTS.haproxy.in + 50, PORTS.backendH2, true)),
+        haproxyProc(
+          d,
+          "h2-haproxy-out",
+          haproxyHop(PORTS.haproxy.out + 50, PORTS.haproxy.in + 50, true),
+        ),
+      ],
+    },
+  ];
+  const rows: H2Row[] = [];
+  for (const t of h2) {
+    process.stderr.write(`bench: h2 ${t.name}\n`);
+    const procs = await startTarget(t, dir);
+    try {
+      const url = `http://127.0.0.1:${t.port}/13`;
+      await h2load(url, 2);
+      const cpu0 = cpuOf(procs);
+      const sat = await h2load(url, SECONDS);
+      rows.push({
+        target: t.name,
+        sat,
+        cpuUsPerReq: procs.length ? (cpuOf(procs) - cpu0) / sat.requests / procs.length : NaN,
+      });
+    } catch (err) {
+      process.stderr.write(`bench: h2 ${t.name} failed: ${(err as Error).message.slice(0, 300)}\n`);
+    } finally {
+      for (const p of procs) await stop(p);
+    }
+  }
+  return rows;
+}
+
+const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
+const mb = (kb: number): string => (kb > 0 ? (kb / 1024).toFixed(1) : "-");
+
+function added(row: Row, direct: Row | undefined, i: number, k: "p50" | "p99" | "p999"): number {
+  return direct ? row.lat[i][k] - direct.lat[i][k] : NaN;
+}
+
+function printTable(rows: Row[]): void {
+  const head = ["target", "body", "RPS(sat)", "err", "CPU µs/req/proxy"];
+  RATES.forEach((r) => head.push(`p50/p99/p99.9 ms @${r}/s (achieved)`, `+p99 @${r}/s`));
+  head.push("RSS idle/load MB", "RssAnon idle/load MB");
+  const lines = [head];
+  for (const r of rows) {
+    const direct = rows.find((d) => d.target === "direct" && d.body === r.body);
+    const cells = [r.target, r.body, f(r.sat.rps), f(r.sat.errors), f(r.cpuUsPerReq, 1)];
+    r.lat.forEach((l, i) => {
+      const abs = [l.p50, l.p99, l.p999].map((x) => f(x, 2)).join("/");
+      cells.push(`${abs} (${f(l.achieved)}${l.errors ? `, ${l.errors} err` : ""})`);
+      cells.push(r.target === "direct" ? "-" : f(added(r, direct, i, "p99"), 2));
+    });
+    cells.push(
+      `${mb(r.idle.rssKb)}/${mb(r.load.rssKb)}`,
+      `${mb(r.idle.anonKb)}/${mb(r.load.anonKb)}`,
+    );
+    lines.push(cells);
+  }
+  const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join("  "));
+  console.log(
+    "(+p99: p99 minus direct's p99 at the same rate; RSS and RssAnon: the larger hop of the pair)",
+  );
+}
+
+/** a/b, or "-" when either is not a positive number (added latency can be noise below zero). */
+function ratio(a: number, b: number): string {
+  return a > 0 && b > 0 ? `${(a / b).toFixed(2)}×` : "-";
+}
+
+function printRatios(rows: Row[]): void {
+  console.log("\nratios against HAProxy (same body, same run; < 1 means less than HAProxy):");
+  for (const r of rows.filter((x) => x.target === "weft" || x.target === "nginx")) {
+    const h = rows.find((x) => x.target === "haproxy" && x.body === r.body);
+    const d = rows.find((x) => x.target === "direct" && x.body === r.body);
+    if (!h) continue;
+    const parts = [
+      `RPS ${ratio(r.sat.rps, h.sat.rps)}`,
+      `CPU/req ${ratio(r.cpuUsPerReq, h.cpuUsPerReq)}`,
+      ...RATES.map(
+        (rate, i) => `added p99 @${rate}/s ${ratio(added(r, d, i, "p99"), added(h, d, i, "p99"))}`,
+      ),
+      `RSS idle ${ratio(r.idle.rssKb, h.idle.rssKb)}`,
+      `RssAnon idle ${ratio(r.idle.anonKb, h.idle.anonKb)}`,
+      `RssAnon load ${ratio(r.load.anonKb, h.load.anonKb)}`,
+    ];
+    console.log(`  ${r.target.padEnd(6)} /${r.body.padEnd(4)} ${parts.join("  ")}`);
+  }
+}
+
+function printH2(rows: H2Row[]): void {
+  console.log("\nHTTP/2 (h2load, h2c prior knowledge, 16 connections × 16 streams, /13):");
+  const h = rows.find((r) => r.target === "haproxy");
+  for (const r of rows) {
+    const vs =
+      h && r.target !== "haproxy" && r.target !== "direct"
+        ? `  RPS ${ratio(r.sat.rps, h.sat.rps)} CPU/req ${ratio(r.cpuUsPerReq, h.cpuUsPerReq)} vs HAProxy`
+        : "";
+    const failed = r.sat.rps === 0 ? " (no successful requests)" : "";
+    console.log(
+      `  ${r.target.padEnd(8)} ${f(r.sat.rps).padStart(7)} req/s${failed}  ${f(r.sat.errors)} err  CPU ${f(r.cpuUsPerReq, 1)} µs/req/proxy${vs}`,
+    );
+  }
+  console.log("  nginx: not measured (nginx cannot proxy to an h2c upstream)");
+}
+
+async function main(): Promise<void> {
+  const busy = [];
+  for (const p of [
+    PORTS.backend,
+    PORTS.backendH2,
+    PORTS.weft.out,
+    PORTS.weft.in,
+    PORTS.haproxy.out,
+    PORTS.nginx.out,
+  ]) {
+    if (!(await portFree(p))) busy.push(p);
+  }
+  if (busy.length) throw new Error(`ports in use on 127.0.0.1: ${busy.join(", ")}`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-bench-"));
+  fs.writeFileSync(path.join(dir, "16k.bin"), Buffer.alloc(16 * 1024, 120));
+  const backend = nginxProc(dir, "backend", backendNginx(dir));
+  const rows: Row[] = [];
+  try {
+    await waitPort(PORTS.backend);
+    console.log(
+      `bench: ${os.cpus().length} CPUs, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}, ${SECONDS} s per load`,
+    );
+    for (const t of TARGETS) rows.push(...(await runTarget(t, dir)));
+    console.log("");
+    printTable(rows);
+    printRatios(rows);
+    if (process.env.BENCH_H2 !== "false") printH2(await runH2(dir));
+  } finally {
+    await stop(backend);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

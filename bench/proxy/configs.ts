@@ -1,0 +1,104 @@
+// Configurations for the peers Weft is measured against. Every listener is on 127.0.0.1; every
+// proxy is one single-threaded process, as a Weft proxy is.
+
+export const PORTS = {
+  backend: 18080,
+  backendH2: 18081,
+  weft: { out: 18140, in: 18143 },
+  haproxy: { out: 18240, in: 18243 },
+  nginx: { out: 18340, in: 18343 },
+};
+
+export const SMALL_BODY = "hello, world\n"; // 13 bytes
+
+/** The application: nginx answering /13 and /16k from memory and the page cache. */
+export function backendNginx(dir: string): string {
+  return `
+worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/backend.pid;
+error_log stderr error;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${PORTS.backend};
+    listen 127.0.0.1:${PORTS.backendH2} http2;
+    location = /13 { default_type text/plain; return 200 "${SMALL_BODY.trim()}\\n"; }
+    location = /16k { default_type application/octet-stream; alias ${dir}/16k.bin; }
+  }
+}
+`;
+}
+
+/** One hop of an nginx pair: listen, proxy to `upstream` over pooled HTTP/1.1 keep-alive. */
+export function nginxHop(dir: string, name: string, listen: number, upstream: number): string {
+  return `
+worker_processes 1;
+daemon off;
+master_process off;
+pid ${dir}/${name}.pid;
+error_log stderr error;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${dir}/${name}-body; proxy_temp_path ${dir}/${name}-proxy;
+  fastcgi_temp_path ${dir}/${name}-fcgi; uwsgi_temp_path ${dir}/${name}-uwsgi; scgi_temp_path ${dir}/${name}-scgi;
+  upstream up { server 127.0.0.1:${upstream}; keepalive 256; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:${listen};
+    location / {
+      proxy_pass http://up;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+}
+
+/** One hop of an HAProxy pair, HTTP mode, server-side connection reuse. */
+export function haproxyHop(listen: number, upstream: number, h2: boolean): string {
+  return `
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:${listen}${h2 ? " proto h2" : ""}
+  default_backend b
+backend b
+  server s 127.0.0.1:${upstream}${h2 ? " proto h2" : ""}
+`;
+}
+
+/** One Weft proxy as a hop: `direction` listens on `listen` and sends everything to `upstream`. */
+export function weftHopEnv(
+  direction: "in" | "out",
+  listen: number,
+  upstream: number,
+  admin: number,
+): Record<string, string> {
+  const spare = admin + 1000;
+  const [used, unused] = direction === "out" ? ["OUTBOUND", "INBOUND"] : ["INBOUND", "OUTBOUND"];
+  return {
+    PATH: "/nonexistent",
+    WEFT_PROXY_IDENTITY_DISABLED: "true",
+    WEFT_PROXY_LOG: "error",
+    [`WEFT_PROXY_${used}_LISTEN_ADDR`]: `127.0.0.1:${listen}`,
+    [`WEFT_PROXY_${used}_FIXED_TARGET`]: `127.0.0.1:${upstream}`,
+    [`WEFT_PROXY_${unused}_LISTEN_ADDR`]: `127.0.0.1:${spare}`,
+    WEFT_PROXY_ADMIN_LISTEN_ADDR: `127.0.0.1:${admin}`,
+    WEFT_PROXY_CONTROL_LISTEN_ADDR: `127.0.0.1:${admin + 1}`,
+  };
+}

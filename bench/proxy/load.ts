@@ -1,0 +1,120 @@
+import { execFile, spawn } from "node:child_process";
+
+function exec(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} ${args.join(" ")}: ${err.message} ${stderr}`));
+        else resolve(String(stdout));
+      },
+    );
+  });
+}
+
+export interface Saturation {
+  rps: number;
+  requests: number;
+  errors: number;
+}
+
+/** wrk at saturation: one thread, `conns` keep-alive connections, `seconds` long. */
+export async function wrk(url: string, seconds: number, conns = 32): Promise<Saturation> {
+  const out = await exec("wrk", ["-t1", `-c${conns}`, `-d${seconds}s`, url], (seconds + 20) * 1000);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, requests, errors };
+}
+
+export interface Latency {
+  rate: number;
+  achieved: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  errors: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * vegeta at a constant rate (open model: requests are sent on schedule whether or not earlier
+ * ones returned, so a stall shows up as latency). Latencies in milliseconds.
+ */
+export function vegeta(bin: string, url: string, rate: number, seconds: number): Promise<Latency> {
+  return new Promise((resolve, reject) => {
+    const attack = spawn(
+      bin,
+      [
+        "attack",
+        `-rate=${rate}/s`,
+        `-duration=${seconds}s`,
+        "-timeout=5s",
+        "-keepalive=true",
+        "-max-workers=2000",
+      ],
+      {
+        stdio: ["pipe", "pipe", "inherit"],
+      },
+    );
+    const encode = spawn(bin, ["encode", "--to", "csv"], { stdio: ["pipe", "pipe", "inherit"] });
+    attack.stdout.pipe(encode.stdin);
+    attack.stdin.end(`GET ${url}\n`);
+    let csv = "";
+    encode.stdout.setEncoding("utf8");
+    encode.stdout.on("data", (d) => (csv += d));
+    const kill = setTimeout(
+      () => (attack.kill("SIGKILL"), encode.kill("SIGKILL")),
+      (seconds + 30) * 1000,
+    );
+    encode.on("error", reject);
+    encode.on("exit", () => {
+      clearTimeout(kill);
+      resolve(summarize(csv, rate, seconds));
+    });
+  });
+}
+
+export function summarize(csv: string, rate: number, seconds: number): Latency {
+  const lat: number[] = [];
+  let errors = 0;
+  for (const line of csv.split("\n")) {
+    if (!line) continue;
+    const cols = line.split(",");
+    lat.push(Number(cols[2]) / 1e6);
+    if (cols[1] !== "200") errors++;
+  }
+  lat.sort((a, b) => a - b);
+  return {
+    rate,
+    achieved: lat.length / seconds,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    p999: percentile(lat, 99.9),
+    errors,
+  };
+}
+
+/** h2load over h2c prior knowledge; requests per second and errors. */
+export async function h2load(url: string, seconds: number): Promise<Saturation> {
+  const out = await exec(
+    "h2load",
+    ["-c", "16", "-m", "16", "-D", `${seconds}`, "--warm-up-time=1", url],
+    (seconds + 20) * 1000,
+  );
+  const rps = Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out)?.[1] ?? 0);
+  const m =
+    /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+      out,
+    );
+  return { rps, requests: Number(m?.[2] ?? 0), errors: Number(m?.[3] ?? 0) + Number(m?.[4] ?? 0) };
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make bench: the proxy benchmark (bench/proxy). Installs its peers and load generators when
+# missing (Debian's haproxy, nginx, wrk, h2load; vegeta from the Go module proxy into dist/),
+# builds the SEA binary when missing, then prints the comparison. Every load is bounded in time
+# (BENCH_SECONDS, default 8) and stays on 127.0.0.1.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export PATH="$root/node_modules/.bin:$root/dist/bench/bin:$PATH"
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "bench: installing ${need[*]} (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! command -v vegeta >/dev/null; then
+  command -v go >/dev/null || { echo "bench: go is needed to install vegeta (constant-rate load)" >&2; exit 1; }
+  echo "bench: installing vegeta v12.12.0 into dist/bench/bin"
+  mkdir -p dist/bench/bin
+  GOBIN="$root/dist/bench/bin" go install github.com/tsenart/vegeta/v12@v12.12.0
+fi
+
+[ -x dist/weft-proxy ] || bash proxy/sea/build.sh
+
+# vegeta holds one socket per in-flight request at 5k/s.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec node --require tsx/cjs bench/proxy/bench.ts "$@"
