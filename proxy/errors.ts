@@ -130,11 +130,12 @@ export function errnoOf(err: unknown): string | undefined {
 
 /** A complete HTTP/1.1 response for a proxy-generated error. */
 export function http1ErrorResponse(err: ProxyError, close: boolean): Buffer {
-  const body = `${err.message}\n`;
+  const reason = sanitize(err.message);
+  const body = `${reason}\n`;
   return Buffer.from(
     `HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? "Error"}\r\n` +
       `content-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-      `l5d-proxy-error: ${sanitize(err.message)}\r\n` +
+      `l5d-proxy-error: ${reason}\r\n` +
       (close ? "connection: close\r\n" : "") +
       `\r\n${body}`,
     "latin1",

@@ -220,7 +220,9 @@ describe("graceful drain", function () {
 
   it("finishes every in-flight request, closes idle connections, refuses new ones", async () => {
     let served = 0;
+    let arrived = 0;
     const app = http.createServer((_req, res) => {
+      arrived++;
       setTimeout(() => {
         served++;
         res.end("done");
@@ -235,7 +237,10 @@ describe("graceful drain", function () {
       const inflight = Array.from({ length: 20 }, (_, i) =>
         get(proxy.outbound.port, `/r${i}`, { agent }),
       );
-      await new Promise((r) => setTimeout(r, 50));
+      // In flight = reached the application (a connection still in the kernel's accept queue
+      // when the listener closes is reset by the kernel, as with any server).
+      const deadline = Date.now() + 3000;
+      while (arrived < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       const drained = proxy.drain();
       const results = await Promise.all(inflight);
       expect(results.map((r) => r.status)).to.deep.equal(Array(20).fill(200));
