@@ -1,0 +1,172 @@
+// The Weft capability: injector (Pod CREATE), validation (ServiceProfile, Mesh), the Mesh
+// reconciler with its own retry/resync, and a watch that reports pods the webhook never saw.
+
+import type { V1Namespace, V1Pod } from "@kubernetes/client-node";
+import { Capability, K8s, a, kind, Log } from "pepr";
+import type { Mesh } from "../../crds/types";
+import { loadIssuer, trustRootSha256 } from "../identity/ca";
+import { contextFromMesh, supportsNativeSidecars } from "../inject/context";
+import { decideInjection, hasProxy, type InjectContext } from "../inject/decide";
+import { availableComponents } from "../mesh/available";
+import { Requeue } from "../mesh/backoff";
+import { KubeMeshIO } from "../mesh/io";
+import * as names from "../mesh/names";
+import { reconcileMesh, type ReconcileResult } from "../mesh/reconciler";
+import { emitPodEvent } from "./events";
+import { mutatePod } from "./injector";
+import { MeshKind, ServiceProfileKind } from "./kinds";
+import { reconcileProfileStatus } from "./profiles";
+import { validateMeshRequest, validateServiceProfileRequest } from "./validators";
+
+export const Weft = new Capability({
+  name: "weft",
+  description:
+    "Injects the Weft proxy, validates Mesh and ServiceProfile, reconciles the Mesh into a control plane.",
+});
+
+const { When } = Weft;
+
+/** A value cached for `ttlMs`, refreshed on demand. */
+function cached<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
+  let value: { at: number; v: Promise<T> } | undefined;
+  return () => {
+    if (!value || Date.now() - value.at > ttlMs) {
+      const v = load();
+      value = { at: Date.now(), v };
+      v.catch(() => (value = undefined));
+    }
+    return value.v;
+  };
+}
+
+async function currentMesh(): Promise<Mesh | undefined> {
+  const list = await K8s(MeshKind).Get();
+  return list.items.find((m) => !m.metadata?.deletionTimestamp) as Mesh | undefined;
+}
+
+const nativeSidecars = cached(3600_000, async () => {
+  try {
+    const v = (await K8s(kind.Namespace).Raw("/version")) as unknown as {
+      major: string;
+      minor: string;
+    };
+    return supportsNativeSidecars(v.major, v.minor);
+  } catch {
+    return true;
+  }
+});
+
+const injectContext = cached<InjectContext>(5000, async () => {
+  const mesh = await currentMesh();
+  const cmName = mesh?.spec?.identity?.issuer?.trustAnchorsConfigMap ?? names.TRUST_ROOTS_CM;
+  const cm = await K8s(kind.ConfigMap)
+    .InNamespace(names.NS)
+    .Get(cmName)
+    .catch(() => undefined);
+  const anchorsPem = cm?.data?.[names.TRUST_ROOTS_KEY];
+  const trust = { anchorsPem, sha256: anchorsPem ? trustRootSha256(anchorsPem) : undefined };
+  return contextFromMesh(mesh, trust, await nativeSidecars());
+});
+
+const namespaces = new Map<string, () => Promise<V1Namespace | undefined>>();
+function namespaceOf(name: string): Promise<V1Namespace | undefined> {
+  if (!namespaces.has(name)) {
+    namespaces.set(
+      name,
+      cached(5000, () => K8s(kind.Namespace).Get(name)),
+    );
+  }
+  return namespaces.get(name)!().catch(() => undefined);
+}
+
+const injectorDeps = {
+  context: injectContext,
+  namespace: namespaceOf,
+  emit: emitPodEvent,
+  log: (msg: string, fields?: Record<string, unknown>): void => Log.warn(fields ?? {}, msg),
+};
+
+When(a.Pod)
+  .IsCreated()
+  .Mutate((req) => mutatePod(req, injectorDeps));
+
+When(ServiceProfileKind)
+  .IsCreatedOrUpdated()
+  .Validate((req) => validateServiceProfileRequest(req))
+  .Reconcile((sp) => reconcileProfileStatus(sp));
+
+const meshValidationDeps = {
+  meshNames: async (): Promise<string[]> =>
+    (await K8s(MeshKind).Get()).items.map((m) => m.metadata?.name ?? ""),
+  secret: async (
+    name: string,
+  ): Promise<{ type?: string; data: Record<string, string> } | undefined> => {
+    const s = await K8s(kind.Secret)
+      .InNamespace(names.NS)
+      .Get(name)
+      .catch(() => undefined);
+    if (!s) return undefined;
+    const data = Object.fromEntries(
+      Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+    );
+    return { type: s.type, data };
+  },
+  configMap: async (name: string): Promise<Record<string, string> | undefined> =>
+    (
+      await K8s(kind.ConfigMap)
+        .InNamespace(names.NS)
+        .Get(name)
+        .catch(() => undefined)
+    )?.data,
+  loadIssuer,
+};
+
+const meshIO = new KubeMeshIO();
+const reconcileOptions = {
+  available: availableComponents(),
+  defaultImage: process.env.WEFT_CONTROLLER_IMAGE,
+};
+
+/** Resync every 30 s when Ready (meshed counts move), every 5 s while the control plane comes up. */
+const meshQueue = new Requeue<ReconcileResult | undefined>(
+  (name) => reconcileMesh(name, meshIO, reconcileOptions),
+  (r) => (r === undefined || r.deleted ? undefined : r.ready ? 30_000 : 5_000),
+  (name, err, ms) =>
+    Log.error({ err: String(err) }, `reconcile of Mesh ${name} failed; retrying in ${ms} ms`),
+);
+
+When(MeshKind)
+  .IsCreatedOrUpdated()
+  .Validate((req) => validateMeshRequest(req, meshValidationDeps))
+  .Reconcile((mesh) => meshQueue.trigger(mesh.metadata?.name ?? "weft"));
+
+When(MeshKind)
+  .IsDeleted()
+  .Watch((mesh) => meshQueue.forget(mesh.metadata?.name ?? "weft"));
+
+When(a.Deployment)
+  .IsCreatedOrUpdated()
+  .InNamespace(names.NS)
+  .WithLabel(names.LABEL_MANAGED_BY, names.MANAGED_BY)
+  .Watch((d) => {
+    const mesh = d.metadata?.labels?.[names.LABEL_MESH];
+    if (mesh) void meshQueue.trigger(mesh);
+  });
+
+/** Pods that should carry the proxy but reached the API server without it (webhook down). */
+When(a.Pod)
+  .IsCreated()
+  .Watch(async (pod: V1Pod) => {
+    const nsName = pod.metadata?.namespace ?? "default";
+    if (hasProxy(pod)) return;
+    const d = decideInjection(pod, nsName, await namespaceOf(nsName), await injectContext());
+    if (!d.inject) return;
+    emitPodEvent({
+      namespace: nsName,
+      pod,
+      reason: "InjectionSkipped",
+      type: "Warning",
+      message:
+        "created without weft-proxy: the injector webhook did not process this pod (unreachable?); restart it once the operator is back",
+    });
+  });
