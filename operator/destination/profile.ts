@@ -117,16 +117,17 @@ export interface ProfileInput {
   endpointOpaquePorts?: number[];
 }
 
+function serviceOpaque(svc: ServiceModel, port: number): boolean {
+  const ports = svc.opaquePorts ?? DEFAULT_OPAQUE_PORTS;
+  const target = svc.ports.find((p) => p.port === port)?.targetPort;
+  return ports.includes(port) || (typeof target === "number" && ports.includes(target));
+}
+
 function isOpaque(input: ProfileInput): boolean {
+  if (input.profile?.spec?.opaquePorts?.includes(input.port)) return true;
   if (input.endpoint)
     return (input.endpointOpaquePorts ?? DEFAULT_OPAQUE_PORTS).includes(input.port);
-  if (!input.service) return false;
-  const sp = input.service.ports.find((p) => p.port === input.port);
-  const ports = input.service.opaquePorts ?? DEFAULT_OPAQUE_PORTS;
-  return (
-    ports.includes(input.port) ||
-    (typeof sp?.targetPort === "number" && ports.includes(sp.targetPort))
-  );
+  return input.service ? serviceOpaque(input.service, input.port) : false;
 }
 
 function serviceRef(svc: ServiceModel | undefined, port: number): DestinationProfile["parentRef"] {

@@ -1,44 +1,21 @@
 /**
- * The ServiceProfile shape (weft.io/v1alpha2, Linkerd's v1alpha2 schema) as this package reads
- * it, and parsers for its durations and weight quantities.
+ * The ServiceProfile shape (weft.io/v1alpha2, from crds/types.ts) under the names this package
+ * uses, and parsers for its durations and weight quantities.
  */
 
-export interface RequestMatchSpec {
-  all?: RequestMatchSpec[];
-  any?: RequestMatchSpec[];
-  not?: RequestMatchSpec;
-  pathRegex?: string;
-  method?: string;
-}
+import type {
+  RequestMatch,
+  ResponseMatch,
+  RouteSpec as CrdRouteSpec,
+  ServiceProfile,
+  ServiceProfileSpec as CrdServiceProfileSpec,
+} from "../../crds/types";
 
-export interface ResponseMatchSpec {
-  all?: ResponseMatchSpec[];
-  any?: ResponseMatchSpec[];
-  not?: ResponseMatchSpec;
-  status?: { min?: number; max?: number };
-}
-
-export interface RouteSpec {
-  name: string;
-  condition: RequestMatchSpec;
-  responseClasses?: { condition: ResponseMatchSpec; isFailure?: boolean }[];
-  isRetryable?: boolean;
-  timeout?: string;
-}
-
-export interface ServiceProfileSpec {
-  routes?: RouteSpec[];
-  retryBudget?: { retryRatio: number; minRetriesPerSecond: number; ttl: string };
-  dstOverrides?: { authority: string; weight: string | number }[];
-  opaquePorts?: string[];
-}
-
-export interface ServiceProfileObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; generation?: number; resourceVersion?: string };
-  spec?: ServiceProfileSpec;
-}
+export type RequestMatchSpec = RequestMatch;
+export type ResponseMatchSpec = ResponseMatch;
+export type RouteSpec = CrdRouteSpec;
+export type ServiceProfileSpec = CrdServiceProfileSpec;
+export type ServiceProfileObject = ServiceProfile;
 
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
