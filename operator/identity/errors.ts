@@ -27,6 +27,7 @@ export class CertifyError extends Error {
 }
 
 export type IssuerErrorCode =
+  | "WEFT_ERR_ISSUER_MISSING"
   | "WEFT_ERR_ISSUER_PEM"
   | "WEFT_ERR_ISSUER_KEY"
   | "WEFT_ERR_ISSUER_NOT_CA"

@@ -53,6 +53,7 @@ describe("issuer store", () => {
     expect(store.current()).to.equal(loaded);
     const missing = await store.reload({ anchorsPem: a.trustAnchorsPem });
     expect(missing).to.deep.include({ kind: "invalid", keptPrevious: true });
+    if (missing.kind === "invalid") expect(missing.error.code).to.equal("WEFT_ERR_ISSUER_MISSING");
   });
 
   it("falls back to the Secret's ca.crt when the anchors ConfigMap is empty", async () => {

@@ -62,6 +62,12 @@ export class IssuerStore {
       return { kind: "loaded", issuer: this.issuer, changed: false };
     }
     try {
+      if (sources.secretData === undefined) {
+        throw new IssuerError(
+          "WEFT_ERR_ISSUER_MISSING",
+          "the issuer Secret does not exist (or was deleted)",
+        );
+      }
       const issuer = await loadIssuer(issuerInput(sources, now));
       this.issuer = issuer;
       this.loadedFrom = print;

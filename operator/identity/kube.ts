@@ -153,8 +153,9 @@ function watchOne(
         { fieldSelector: `metadata.name=${name}` },
         (phase: string, obj: NamedObject) => onObject(phase === "DELETED" ? undefined : obj),
         (err: unknown) => {
+          if (stopped) return;
           if (err) onError(err);
-          if (!stopped) setTimeout(start, 1000).unref();
+          setTimeout(start, 1000).unref();
         },
       )
       .then((a) => (abort = a))

@@ -3,7 +3,12 @@
 import { createServer, type Server } from "node:http";
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_LEAF_LIFETIME_MS } from "./ca";
 import { IdentityStartupError } from "./errors";
-import { IssuerStore, ISSUER_SECRET_NAME, TRUST_ROOTS_CONFIGMAP_NAME, type ReloadResult } from "./issuer-store";
+import {
+  IssuerStore,
+  ISSUER_SECRET_NAME,
+  TRUST_ROOTS_CONFIGMAP_NAME,
+  type ReloadResult,
+} from "./issuer-store";
 import {
   apiEventSink,
   apiTokenReviewer,
@@ -11,6 +16,7 @@ import {
   connectKube,
   watchIssuerSources,
   type EventSink,
+  type Kube,
 } from "./kube";
 import { IdentityMetrics } from "./metrics";
 import { startIdentityServer } from "./server";
@@ -45,7 +51,9 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 export function parseDuration(text: string): number {
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
-    throw new IdentityStartupError(`not a duration: ${JSON.stringify(text)} (use e.g. 24h, 90s, 1h30m)`);
+    throw new IdentityStartupError(
+      `not a duration: ${JSON.stringify(text)} (use e.g. 24h, 90s, 1h30m)`,
+    );
   }
   return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]], 0);
 }
@@ -70,7 +78,9 @@ export function parseArgs(argv: string[]): IdentityArgs {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     const setter = m ? FLAGS[m[1]] : undefined;
     if (!m || !setter) {
-      throw new IdentityStartupError(`unknown argument ${argv[i]}; flags: ${Object.keys(FLAGS).join(", ")}`);
+      throw new IdentityStartupError(
+        `unknown argument ${argv[i]}; flags: ${Object.keys(FLAGS).join(", ")}`,
+      );
     }
     const value = m[2] ?? argv[++i];
     if (value === undefined) throw new IdentityStartupError(`--${m[1]} needs a value`);
@@ -89,27 +99,46 @@ function log(line: string): void {
 }
 
 /** Metrics, events and logs for one reload result. */
-function reportReload(result: ReloadResult, metrics: IdentityMetrics, events: EventSink, a: IdentityArgs): void {
+function reportReload(
+  result: ReloadResult,
+  metrics: IdentityMetrics,
+  events: EventSink,
+  a: IdentityArgs,
+): void {
   const secret = { kind: "Secret", apiVersion: "v1", namespace: a.namespace, name: a.issuerSecret };
   if (result.kind === "loaded") {
     metrics.issuerLoaded(result.issuer.notAfter);
     if (!result.changed) return;
     metrics.issuerReloads.inc({ result: "loaded" });
     log(`issuer loaded, expires ${result.issuer.notAfter.toISOString()}`);
-    events(secret, "Normal", "IssuerUpdated", `issuer loaded; expires ${result.issuer.notAfter.toISOString()}`);
+    events(
+      secret,
+      "Normal",
+      "IssuerUpdated",
+      `issuer loaded; expires ${result.issuer.notAfter.toISOString()}`,
+    );
     return;
   }
   metrics.issuerReloads.inc({ result: "invalid" });
-  const kept = result.keptPrevious ? "; still signing with the previous issuer" : "; Certify answers UNAVAILABLE";
+  const kept = result.keptPrevious
+    ? "; still signing with the previous issuer"
+    : "; Certify answers UNAVAILABLE";
   log(`issuer invalid (${result.error.code}): ${result.error.message}${kept}`);
-  events(secret, "Warning", "InvalidIssuer", `${result.error.code}: ${result.error.message}${kept}`);
+  events(
+    secret,
+    "Warning",
+    "InvalidIssuer",
+    `${result.error.code}: ${result.error.message}${kept}`,
+  );
   if (!result.keptPrevious) metrics.issuerLoaded(undefined);
 }
 
 function startAdmin(addr: string, metrics: IdentityMetrics, store: IssuerStore): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.url === "/metrics") {
-      metrics.registry.metrics().then((text) => res.writeHead(200, { "content-type": "text/plain" }).end(text));
+      metrics.registry
+        .metrics()
+        .then((text) => res.writeHead(200, { "content-type": "text/plain" }).end(text));
     } else if (req.url === "/ready") {
       res.writeHead(store.current() ? 200 : 503).end(store.current() ? "ready\n" : "no issuer\n");
     } else if (req.url === "/live") {
@@ -120,21 +149,39 @@ function startAdmin(addr: string, metrics: IdentityMetrics, store: IssuerStore):
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
-/** Runs the identity service until SIGTERM/SIGINT. */
-export async function run(argv: string[]): Promise<void> {
-  const a = parseArgs(argv);
-  const kube = await connectKube(a.kubeconfig);
+export interface IdentityService {
+  /** The gRPC port (useful with an :0 address). */
+  port: number;
+  store: IssuerStore;
+  metrics: IdentityMetrics;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the service against `kube`: the TokenReview self-check, the watches on the issuer Secret
+ * and anchors ConfigMap in `a.namespace`, gRPC and admin. `controlPlaneNamespace` (default
+ * `a.namespace`) is the one named in identities.
+ */
+export async function startIdentityService(
+  a: IdentityArgs,
+  kube: Kube,
+  controlPlaneNamespace: string = a.namespace,
+): Promise<IdentityService> {
   await checkTokenReviewAccess(kube);
   const metrics = new IdentityMetrics();
   const store = new IssuerStore();
-  const events = apiEventSink(kube, "weft-identity", (err) => log(`event not recorded: ${String(err)}`));
+  const events = apiEventSink(kube, "weft-identity", (err) =>
+    log(`event not recorded: ${String(err)}`),
+  );
   let chain = Promise.resolve();
   const watch = watchIssuerSources(
     kube,
     a.namespace,
     { secret: a.issuerSecret, configMap: a.trustRootsConfigMap },
     (sources) => {
-      chain = chain.then(() => store.reload(sources)).then((r) => reportReload(r, metrics, events, a));
+      chain = chain
+        .then(() => store.reload(sources))
+        .then((r) => reportReload(r, metrics, events, a));
     },
     (err) => log(`watch: ${String(err)}`),
   );
@@ -143,7 +190,7 @@ export async function run(argv: string[]): Promise<void> {
       issuer: () => store.current(),
       review: apiTokenReviewer(kube),
       trustDomain: a.trustDomain,
-      controlPlaneNamespace: a.namespace,
+      controlPlaneNamespace,
       leafLifetimeMs: a.leafLifetimeMs,
       clockSkewMs: a.clockSkewMs,
       now: () => new Date(),
@@ -155,11 +202,25 @@ export async function run(argv: string[]): Promise<void> {
   );
   const admin = await startAdmin(a.adminAddr, metrics, store);
   log(`serving Identity on ${a.addr} (port ${grpcServer.port}), admin on ${a.adminAddr}`);
+  return {
+    port: grpcServer.port,
+    store,
+    metrics,
+    stop: async (): Promise<void> => {
+      watch.stop();
+      admin.close();
+      await grpcServer.close();
+    },
+  };
+}
+
+/** Runs the identity service until SIGTERM/SIGINT. */
+export async function run(argv: string[]): Promise<void> {
+  const a = parseArgs(argv);
+  const service = await startIdentityService(a, await connectKube(a.kubeconfig));
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
   });
-  watch.stop();
-  admin.close();
-  await grpcServer.close();
+  await service.stop();
 }
