@@ -1,6 +1,7 @@
 // The weft-proxy executable: `weft-proxy` runs the proxy; `weft-proxy init ...` runs proxy-init.
 
 import { ConfigError, loadConfig } from "./config";
+import { resolverFromConfig } from "./discovery/resolver";
 import { describe, startProxy } from "./proxy";
 
 export { startProxy } from "./proxy";
@@ -15,7 +16,7 @@ async function runProxy(): Promise<number> {
     process.stderr.write(`weft-proxy: ${err.message}\n`);
     return 2;
   }
-  const proxy = await startProxy(config);
+  const proxy = await startProxy(config, { resolver: resolverFromConfig(config) });
   process.stdout.write(`weft-proxy: listening ${describe(proxy)}\n`);
   process.on("SIGTERM", () => void proxy.drain());
   process.on("SIGINT", () => void proxy.drain());
