@@ -5,8 +5,17 @@ import * as http from "node:http";
 export interface StartFigures {
   /** From spawn to the first 200 from GET /live, milliseconds. */
   startMs: number;
+  /** CPU (user + system) the process used up to that point, ms: steadier than wall time on a busy host. */
+  startCpuMs: number;
   rssKb: number;
   rssAnonKb: number;
+}
+
+/** utime + stime of a process in milliseconds (CLK_TCK is 100 on Linux x86-64). */
+export function cpuMsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** VmRSS and RssAnon of a process, in kB, from /proc/<pid>/status. */
@@ -55,8 +64,9 @@ export async function measureStart(
   child.stderr?.on("data", (d) => (stderr += d));
   try {
     const startMs = await waitLive(admin.host, admin.port, t0, 10_000);
+    const startCpuMs = cpuMsOf(child.pid as number);
     await new Promise((r) => setTimeout(r, settleMs));
-    return { child, figures: { startMs, ...memoryOf(child.pid as number) } };
+    return { child, figures: { startMs, startCpuMs, ...memoryOf(child.pid as number) } };
   } catch (err) {
     child.kill("SIGKILL");
     throw new Error(`${(err as Error).message}; stderr: ${stderr.slice(0, 2000)}`);
