@@ -3,7 +3,6 @@
  * (list, then watch, relisting on its own); the feed source is an in-memory edge for tests and
  * benchmarks. Both hand plain `ClusterEvent`s to a sink.
  */
-import { GenericKind, K8s, kind, WatchEvent } from "kubernetes-fluent-client";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ClusterEvent, Phase, WatchedKind } from "./store";
 
@@ -39,6 +38,8 @@ export class KubernetesWatchSource implements WatchSource {
   ) {}
 
   async start(sink: Sink): Promise<void> {
+    // Loaded here so processes that only use the feed (tests, benchmarks) do not load the client.
+    const { GenericKind, K8s, kind, WatchEvent } = await import("kubernetes-fluent-client");
     const forward =
       (k: WatchedKind) =>
       (obj: KubernetesObject, phase: string): void => {
