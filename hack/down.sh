@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# make down: removes the demo and Weft; when the local cluster is the one in use, stops it too.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export PATH="$root/node_modules/.bin:$PATH"
+step() { printf '\033[1m[down]\033[0m %s\n' "$*" >&2; }
+
+local_cluster=""
+if ! kubectl version --request-timeout=5s >/dev/null 2>&1 && [[ -f $root/.cluster/kubeconfig ]]; then
+  export KUBECONFIG="$root/.cluster/kubeconfig"
+  local_cluster=1
+fi
+if kubectl version --request-timeout=5s >/dev/null 2>&1; then
+  step "deleting the demo (namespace weft-demo)"
+  kubectl delete namespace weft-demo --ignore-not-found --timeout=120s >/dev/null || step "demo not fully deleted"
+  step "uninstalling Weft"
+  bash hack/install.sh --uninstall || step "uninstall reported errors"
+else
+  step "no reachable cluster; nothing to uninstall"
+fi
+if [[ -n $local_cluster && -x hack/cluster/down.sh || -n $local_cluster && -f hack/cluster/down.sh ]]; then
+  step "stopping the local cluster"
+  bash hack/cluster/down.sh
+fi
+step "done"

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make e2e: the local cluster (or the configured one), images, then the e2e suites with mocha.
+# The cluster is left running; E2E_DOWN=1 tears it down afterwards.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export PATH="$root/node_modules/.bin:$PATH"
+step() { printf '\n\033[1m[e2e] %s\033[0m\n' "$*" >&2; }
+fail() { printf '\033[31m[e2e] failed: %s\033[0m\n' "$*" >&2; exit 1; }
+
+if ! kubectl version --request-timeout=5s >/dev/null 2>&1; then
+  export KUBECONFIG="$root/.cluster/kubeconfig"
+  if ! { [[ -f $KUBECONFIG ]] && bash hack/cluster/status.sh >/dev/null 2>&1; }; then
+    step "starting the local cluster"
+    bash hack/cluster/up.sh || fail "hack/cluster/up.sh"
+  fi
+fi
+step "images"
+bash hack/images/build.sh || fail "hack/images/build.sh"
+step "suites"
+status=0
+npx mocha --timeout 600000 --spec 'e2e/*.test.ts' "$@" || status=$?
+if [[ -n ${E2E_DOWN:-} ]]; then
+  step "tearing down"
+  bash hack/down.sh || true
+fi
+exit "$status"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# make up: a cluster (the configured one, else the local one), images, Weft, a Mesh, and the
+# meshed demo application; then the summary. Every step says what it does; a failure names the
+# step and exits non-zero.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export PATH="$root/node_modules/.bin:$PATH"
+MESH_TIMEOUT="${MESH_TIMEOUT:-180s}"
+DEMO_TIMEOUT="${DEMO_TIMEOUT:-300s}"
+
+n=0
+step() { n=$((n + 1)); printf '\n\033[1m[up %d/7] %s\033[0m\n' "$n" "$*" >&2; }
+fail() { printf '\033[31m[up] step %d failed: %s\033[0m\n' "$n" "$*" >&2; exit 1; }
+
+# Uses KUBECONFIG / ~/.kube/config when it reaches a cluster; else the local one in .cluster/.
+choose_cluster() {
+  if [[ -z ${WEFT_LOCAL_CLUSTER:-} ]] && kubectl version --request-timeout=5s >/dev/null 2>&1; then
+    echo "using the configured cluster: $(kubectl config current-context 2>/dev/null || echo "${KUBECONFIG:-}")" >&2
+    return
+  fi
+  export KUBECONFIG="$root/.cluster/kubeconfig"
+  if [[ -f $KUBECONFIG ]] && bash hack/cluster/status.sh >/dev/null 2>&1; then
+    echo "the local cluster is already running" >&2
+  else
+    bash hack/cluster/up.sh || fail "hack/cluster/up.sh could not start the local cluster"
+  fi
+  export WEFT_USING_LOCAL_CLUSTER=1
+}
+
+step "cluster"
+choose_cluster
+
+step "images (hack/images/build.sh)"
+bash hack/images/build.sh || fail "building or importing images"
+
+step "install Weft (config/install.yaml)"
+bash hack/install.sh || fail "installing the operator"
+
+step "Mesh (config/samples/mesh.yaml), waiting up to $MESH_TIMEOUT for Ready"
+kubectl apply -f config/samples/mesh.yaml >/dev/null || fail "kubectl apply -f config/samples/mesh.yaml"
+if ! kubectl wait --for=condition=Ready mesh/weft --timeout="$MESH_TIMEOUT" >/dev/null; then
+  kubectl get mesh weft -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}' >&2 || true
+  fail "the Mesh did not become Ready within $MESH_TIMEOUT (kubectl -n pepr-system logs deploy/pepr-weft-watcher)"
+fi
+
+step "demo application (config/demo), waiting up to $DEMO_TIMEOUT"
+kubectl apply -f config/demo/demo.yaml >/dev/null || fail "kubectl apply -f config/demo/demo.yaml"
+for d in web books stock traffic; do
+  printf '  waiting for deploy/%s\n' "$d" >&2
+  kubectl -n weft-demo rollout status "deploy/$d" --timeout="$DEMO_TIMEOUT" >/dev/null ||
+    fail "deploy/$d in weft-demo did not roll out (kubectl -n weft-demo describe pods -l app=$d)"
+done
+
+step "meshed?"
+unmeshed="$(kubectl -n weft-demo get pods -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.initContainers[*].name}{" "}{.spec.containers[*].name}{"\n"}{end}' | grep -v weft-proxy || true)"
+[[ -z $unmeshed ]] || fail "demo pods without the proxy: $unmeshed"
+echo "every demo pod carries weft-proxy" >&2
+
+step "summary"
+kubectl get meshes
+cat <<MSG
+
+Weft is up. The demo lives in namespace weft-demo (web → books over gRPC, stock over TCP, traffic at 5 rps).
+  kubectl get pods -n weft-demo
+  dashboard:  kubectl weft dashboard   (or: kubectl -n weft-system port-forward svc/weft-web 8084, then http://localhost:8084)
+  tear down:  make down
+MSG
+[[ -n ${WEFT_USING_LOCAL_CLUSTER:-} ]] && echo "  (local cluster: export KUBECONFIG=$root/.cluster/kubeconfig)"
+exit 0
