@@ -61,7 +61,8 @@ async function fetchFromPod(
   url: string,
   times: number,
 ): Promise<Set<string>> {
-  const script = `for i in $(seq 1 ${times}); do wget -q -T 3 -O - ${url} || echo FAILED; done`;
+  // busybox's own `wget -T` crashes (Debian 1.35 static); its `timeout` bounds each request instead.
+  const script = `for i in $(seq 1 ${times}); do timeout 3 wget -q -O - ${url} || echo FAILED; done`;
   const out = await exec(ns, pod, ["sh", "-c", script]);
   return new Set(out.split("\n").filter((line) => line.length > 0));
 }
@@ -108,7 +109,19 @@ describe("local cluster", function () {
   it("has a Ready node running the pinned Kubernetes version", async function () {
     const nodes = await getJson<{ items: any[] }>(["nodes"]);
     expect(nodes.items).to.have.length(1);
-    const ready = nodes.items[0].status.conditions.find((c: any) => c.type === "Ready");
+    const readiness = async (): Promise<any> =>
+      (await getJson(["node", nodes.items[0].metadata.name])).status.conditions.find(
+        (c: any) => c.type === "Ready",
+      );
+    // A node just restarted may report a stale status for one heartbeat; allow a bounded wait.
+    const ready = await waitFor(
+      "the node to be Ready",
+      async () => {
+        const condition = await readiness();
+        return condition.status === "True" ? condition : undefined;
+      },
+      45_000,
+    ).catch(async () => readiness());
     expect(ready.status, ready.message).to.equal("True");
 
     const version = JSON.parse(await kubectlOk(["version", "-o", "json"]));

@@ -19,7 +19,7 @@ step "images"
 bash hack/images/build.sh || fail "hack/images/build.sh"
 step "suites"
 status=0
-npx mocha --timeout 600000 --spec 'e2e/*.test.ts' "$@" || status=$?
+npx mocha --timeout 600000 e2e/*.test.ts "$@" || status=$?
 if [[ -n ${E2E_DOWN:-} ]]; then
   step "tearing down"
   bash hack/down.sh || true

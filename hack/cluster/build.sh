@@ -27,16 +27,17 @@ k8s_ldflags() {
 
 # go_build MODULE_DIR OUT_DIR LDFLAGS PACKAGES...: a low-priority build that shows progress.
 go_build() {
-  local dir=$1 out=$2 ldflags=$3 build_log pid started=$SECONDS
+  local dir=$1 out=$2 ldflags=$3 build_log pid total started=$SECONDS
   shift 3
   build_log="$(mktemp)"
+  total="$(cd "$dir" && go list -mod=readonly -deps "$@" | wc -l)"
   (cd "$dir" && CGO_ENABLED=0 nice -n 19 go build -mod=readonly -trimpath -v \
     -ldflags "$ldflags" -o "$out/" "$@") >"$build_log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
     kill -0 "$pid" 2>/dev/null || break
-    log "  ... $((SECONDS - started))s, $(grep -c . "$build_log") packages compiled, now: $(tail -1 "$build_log")"
+    log "  ... $((SECONDS - started))s, $(grep -c . "$build_log") of at most $total packages compiled, now: $(tail -1 "$build_log")"
   done
   if ! wait "$pid"; then
     grep -v '^[a-z0-9./_-]*$' "$build_log" | tail -40 >&2

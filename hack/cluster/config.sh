@@ -30,7 +30,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   sandbox_image = "$PAUSE_IMAGE"
   enable_selinux = false
   disable_apparmor = true
-  restrict_oom_score_adj = false
+  # Root here may lack CAP_SYS_RESOURCE (sandboxed VMs); never ask for a lower OOM score
+  # than containerd's own, which is what the kubelet's -998 for pause would need.
+  restrict_oom_score_adj = true
 
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "overlayfs"
@@ -41,6 +43,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   SystemdCgroup = false
+  Root = "$RUN_DIR/runc"
 
 [plugins."io.containerd.grpc.v1.cri".cni]
   bin_dir = "/usr/lib/cni"

@@ -81,8 +81,34 @@ ensure_input_guard() {
   iptables -w -C INPUT -j "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -I INPUT 1 -j "$INPUT_GUARD_CHAIN"
 }
 
+# Host paths that containerd, the CNI plugins and the kubelet create outside the cluster
+# directory whatever they are told (shim sockets, netns pins, CNI cache, device plugins).
+HOST_PATHS=(/run/containerd /var/run/netns /var/lib/cni /var/lib/kubelet /var/log/containers
+  /var/log/pods /usr/libexec/kubernetes)
+
+# Records which of HOST_PATHS did not exist before the cluster first started.
+record_host_paths() {
+  local file="$CLUSTER_DIR/host-paths.created" path
+  [[ -f $file ]] && return 0
+  for path in "${HOST_PATHS[@]}"; do [[ -e $path ]] || echo "$path"; done >"$file"
+}
+
+# Removes the recorded paths again; a directory others may share is removed only when empty.
+remove_host_paths() {
+  local file="$CLUSTER_DIR/host-paths.created" path
+  [[ -f $file ]] || return 0
+  while read -r path; do
+    case "$path" in
+      /var/run/netns | /var/log/containers | /var/log/pods) rmdir "$path" 2>/dev/null || true ;;
+      *) rm -rf "$path" ;;
+    esac
+  done <"$file"
+  rm -f "$file"
+}
+
 setup_network() {
   check_cidrs_free
+  record_host_paths
   save_sysctls
   ip netns list 2>/dev/null | awk '{print $1}' >"$CLUSTER_DIR/netns.before"
   ensure_bridge
@@ -135,4 +161,5 @@ teardown_network() {
   remove_iptables_chains ip6tables
   restore_sysctls
   rm -f /var/lib/cni/results/"$CNI_NETWORK"-* 2>/dev/null || true
+  remove_host_paths
 }

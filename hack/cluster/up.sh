@@ -96,7 +96,7 @@ start_apiserver() {
     --tls-cert-file "$PKI_DIR/apiserver.crt" --tls-private-key-file "$PKI_DIR/apiserver.key" \
     --kubelet-client-certificate "$PKI_DIR/apiserver-kubelet-client.crt" \
     --kubelet-client-key "$PKI_DIR/apiserver-kubelet-client.key" \
-    --kubelet-certificate-authority "$PKI_DIR/ca.crt" \
+    --kubelet-certificate-authority "$PKI_DIR/ca.crt" --kubelet-preferred-address-types InternalIP \
     --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
     --service-account-key-file "$PKI_DIR/sa.pub" \
     --service-account-signing-key-file "$PKI_DIR/sa.key" \
@@ -112,7 +112,8 @@ start_controllers() {
     --bind-address 127.0.0.1 --leader-elect=false --use-service-account-credentials \
     --root-ca-file "$PKI_DIR/ca.crt" --service-account-private-key-file "$PKI_DIR/sa.key" \
     --cluster-signing-cert-file "$PKI_DIR/ca.crt" --cluster-signing-key-file "$PKI_DIR/ca.key" \
-    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false
+    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false \
+    --flex-volume-plugin-dir "$CLUSTER_DIR/kubelet/volume-plugins"
   start kube-scheduler "$BIN_DIR/kube-scheduler" \
     --kubeconfig "$PKI_DIR/scheduler.kubeconfig" \
     --authentication-kubeconfig "$PKI_DIR/scheduler.kubeconfig" \
