@@ -1,6 +1,8 @@
 import { expect } from "chai";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { fetchIn, metricSum } from "./fetch";
-import { buildProxyBundle, TwoPods } from "./pods";
+import { buildProxyBundle, TwoPods, waitHttp } from "./pods";
 import { requireNetns } from "./support";
 
 type Rec = { sentAt: number; doneAt: number; status?: number; error?: string };
@@ -124,5 +126,29 @@ describe("the proxy between two meshed pods (netns, real iptables, uid 2102)", f
     expect(exited, `proxy did not exit after drain; stderr: ${app.stderr().slice(-1000)}`).to.equal(
       0,
     );
+  });
+});
+
+describe("the proxy without its SO_ORIGINAL_DST addon (netns)", function () {
+  this.timeout(60_000);
+  const pods = new TwoPods();
+
+  before(async function () {
+    await requireNetns(this);
+    await pods.setUp();
+  });
+  after(() => pods.tearDown());
+
+  it("still starts, answers /live, and says why it cannot intercept", async () => {
+    const bundle = await buildProxyBundle();
+    fs.rmSync(path.join(path.dirname(bundle), "native"), { recursive: true, force: true });
+    const proxy = pods.startProxy(pods.app, bundle, { WEFT_PROXY_LOG: "info" });
+    await waitHttp(pods.app, "http://127.0.0.1:4191/live");
+    const deadline = Date.now() + 5000;
+    while (!proxy.stderr().includes("original_dst.node") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(proxy.stderr()).to.match(/cannot intercept/i);
+    expect(proxy.stderr()).to.contain("original_dst.node").and.contain("proxy/native/build.sh");
   });
 });
