@@ -197,14 +197,15 @@ export function diffUpdates(prev: EndpointSet, next: EndpointSet): Update[] {
     const changed = prev.addrs.size > 0 || prev.exists !== next.exists;
     return changed ? [noEndpointsUpdate(next.exists)] : [];
   }
-  if (prev.addrs.size === 0 || !sameLabels(prev.labels, next.labels)) {
-    return [addUpdate(next, [...next.addrs.values()])];
-  }
   const removed = [...prev.addrs.entries()]
     .filter(([k]) => !next.addrs.has(k))
     .map(([, wa]) => wa.addr!);
+  const relabeled = !sameLabels(prev.labels, next.labels);
   const added = [...next.addrs.entries()]
-    .filter(([k, wa]) => !prev.addrs.has(k) || fingerprint(prev.addrs.get(k)!) !== fingerprint(wa))
+    .filter(
+      ([k, wa]) =>
+        relabeled || !prev.addrs.has(k) || fingerprint(prev.addrs.get(k)!) !== fingerprint(wa),
+    )
     .map(([, wa]) => wa);
   const out: Update[] = [];
   if (removed.length > 0) out.push(removeUpdate(removed));

@@ -96,13 +96,6 @@ export interface Subscription {
   unsubscribe(): void;
 }
 
-/** Which Service (if any) a target is served from: an FQDN, or a cluster IP. */
-function serviceKeyOf(store: ClusterStore, target: Target): string | undefined {
-  if (target.kind === "service") return `${target.namespace}/${target.service}`;
-  const svc = store.serviceByClusterIp(target.ip);
-  return svc ? `${svc.namespace}/${svc.name}` : undefined;
-}
-
 function addIndex<V>(index: Map<string, Set<V>>, k: string, v: V): void {
   let set = index.get(k);
   if (!set) index.set(k, (set = new Set()));
@@ -144,7 +137,26 @@ export class EndpointsWatcher {
     collect(this.bySvc, affected.services);
     collect(this.byIp, affected.ips);
     collect(this.byProfile, affected.profiles);
+    collect(this.byIp, this.clusterIpsOf(affected));
     for (const p of todo) p.refresh();
+  }
+
+  /** Cluster IPs of the services an event touched: `ip:port` lookups of a Service follow it. */
+  private clusterIpsOf(affected: Affected): Set<string> {
+    const ips = new Set<string>();
+    const add = (ns: string, name: string): void => {
+      const ip = this.store.service(ns, name)?.clusterIP;
+      if (ip && ip !== "None") ips.add(ip);
+    };
+    for (const k of affected.services) add(...(k.split("/") as [string, string]));
+    const suffix = `.svc.${this.ctx.clusterDomain}`;
+    for (const k of affected.profiles) {
+      const fqn = k.slice(k.indexOf("/") + 1);
+      if (!fqn.endsWith(suffix)) continue;
+      const [name, ns] = fqn.slice(0, -suffix.length).split(".");
+      if (name && ns) add(ns, name);
+    }
+    return ips;
   }
 
   counts(): { endpointPublishers: number; profilePublishers: number } {
@@ -197,13 +209,13 @@ export class EndpointsWatcher {
     target: Target,
     clientNs: string | undefined,
   ): { svc?: string; ip?: string; names: string[] } {
-    const svcKey = serviceKeyOf(this.store, target);
-    const ip = target.kind === "ip" ? target.ip : undefined;
-    if (clientNs === undefined || !svcKey) return { svc: svcKey, ip, names: [] };
+    if (target.kind === "ip") return { ip: target.ip, names: [] };
+    const svcKey = `${target.namespace}/${target.service}`;
+    if (clientNs === undefined) return { svc: svcKey, names: [] };
     const [ns, name] = svcKey.split("/");
     const fqn = `${name}.${ns}.svc.${this.ctx.clusterDomain}`;
     const names = [`${ns}/${fqn}`, ...(clientNs && clientNs !== ns ? [`${clientNs}/${fqn}`] : [])];
-    return { svc: svcKey, ip, names };
+    return { svc: svcKey, names };
   }
 
   private index(

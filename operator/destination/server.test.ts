@@ -157,6 +157,40 @@ describe("destination server (loopback, in-memory watch feed)", function () {
     await vip.until(() => addresses(vip.messages).size === 3);
   });
 
+  it("follows a Service looked up by cluster IP that appears after the lookup", async () => {
+    const vip = open("10.96.0.99:80");
+    await vip.until(() => vip.messages.length === 1);
+    feed.push(
+      event(
+        "Service",
+        serviceObject("shop", "late", [{ name: "http", port: 80, targetPort: 8080 }], {
+          clusterIP: "10.96.0.99",
+        }),
+      ),
+    );
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject("shop", "late-a", "late", [{ name: "http", port: 8080 }], endpoints(2, 50)),
+      ),
+    );
+    await vip.until(() => addresses(vip.messages).size === 2);
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject("shop", "late-a", "late", [{ name: "http", port: 8080 }], endpoints(1, 50)),
+        "MODIFIED",
+      ),
+    );
+    await vip.until(() => addresses(vip.messages).size === 1);
+    feed.push(
+      event("Service", serviceObject("shop", "late", [], { clusterIP: "10.96.0.99" }), "DELETED"),
+    );
+    await vip.until(
+      () => addresses(vip.messages).size === 1 && vip.messages.at(-1)?.update?.$case === "add",
+    );
+  });
+
   it("rejects malformed paths with INVALID_ARGUMENT", async () => {
     const bad = open("web.shop:80");
     await bad.until(() => bad.error !== undefined);

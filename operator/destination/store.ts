@@ -95,7 +95,10 @@ export class ClusterStore {
     const affected = emptyAffected();
     affected.services.add(k);
     const old = this.services.get(k);
-    if (old && this.clusterIPs.get(old.clusterIP) === k) this.clusterIPs.delete(old.clusterIP);
+    if (old && this.clusterIPs.get(old.clusterIP) === k) {
+      this.clusterIPs.delete(old.clusterIP);
+      affected.ips.add(old.clusterIP);
+    }
     if (event.phase === "DELETED") {
       this.services.delete(k);
       return affected;

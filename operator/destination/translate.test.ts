@@ -237,5 +237,10 @@ describe("destination translation", () => {
       { update: { $case: "noEndpoints", noEndpoints: { exists: true } } },
     ]);
     expect(diffUpdates(set(), a).map(keys)).to.deep.equal([["10.0.0.1:8080", "10.0.0.2:8080"]]);
+    const relabeled = { ...b, labels: { namespace: "shop", service: "web2" } };
+    expect(diffUpdates(a, relabeled).map((u) => [u.update?.$case, keys(u)])).to.deep.equal([
+      ["remove", ["10.0.0.1:8080"]],
+      ["add", ["10.0.0.2:8080", "10.0.0.3:8080"]],
+    ]);
   });
 });
