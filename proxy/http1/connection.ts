@@ -108,8 +108,9 @@ export class Http1Connection implements UpstreamOwner {
       this.rejectRequest(err);
       return;
     }
-    const raw = this.reqReader.buffer.subarray(0, end);
-    this.startExchange(head, raw, this.reqReader.take(end));
+    const whole = this.reqReader.buffer;
+    this.reqReader.take(end);
+    this.startExchange(head, whole, end);
   }
 
   private rejectRequest(err: unknown): void {
@@ -123,7 +124,8 @@ export class Http1Connection implements UpstreamOwner {
     this.reqState = CLOSED;
   }
 
-  private startExchange(head: Head, raw: Buffer, rest: Buffer): void {
+  /** `whole` holds the head (up to `end`) and whatever followed it in the same read. */
+  private startExchange(head: Head, whole: Buffer, end: number): void {
     this.req = head;
     this.keepAlive = clientKeepAlive(head) && !this.draining;
     this.route = this.scope.route(head.host);
@@ -136,15 +138,17 @@ export class Http1Connection implements UpstreamOwner {
       this.respondError(this.endpoint);
       return;
     }
-    this.sentHead = head.hopByHop || head.versionMinor === 0 ? rewriteRequestHead(head) : raw;
+    const verbatim = !head.hopByHop && head.versionMinor === 1;
+    this.sentHead = verbatim ? whole.subarray(0, end) : rewriteRequestHead(head);
     this.upstream = this.env.pool.acquire(this.endpoint, this);
-    this.upstream.write(this.sentHead);
-    if (rest.length === 0) return;
-    if (this.reqState === REQ_BODY) this.forwardRequestBody(rest, 0);
-    else this.stash(rest);
+    // A verbatim head goes out in the same write as the body bytes that came with it.
+    if (!verbatim || this.reqState !== REQ_BODY) this.upstream.write(this.sentHead);
+    if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
+    else if (end < whole.length) this.stash(whole.subarray(end));
   }
 
-  private forwardRequestBody(chunk: Buffer, offset: number): void {
+  /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */
+  private forwardRequestBody(chunk: Buffer, offset: number, from = offset): void {
     let n: number;
     try {
       n = this.reqBody.consume(chunk, offset);
@@ -152,13 +156,14 @@ export class Http1Connection implements UpstreamOwner {
       this.abort(err);
       return;
     }
-    if (n > 0 && this.upstream !== null) {
-      const part = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+    const stop = offset + n;
+    if (stop > from && this.upstream !== null) {
+      const part = from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
       if (!this.upstream.write(part)) this.socket.pause();
     }
     if (!this.reqBody.done) return;
     this.reqState = REQ_DONE;
-    if (offset + n < chunk.length) this.stash(chunk.subarray(offset + n));
+    if (stop < chunk.length) this.stash(chunk.subarray(stop));
     if (this.resState === RES_DONE) this.finishExchange();
   }
 
@@ -187,43 +192,38 @@ export class Http1Connection implements UpstreamOwner {
       );
       return;
     }
-    const raw = this.resReader.buffer.subarray(0, end);
-    const rest = this.resReader.take(end);
+    const whole = this.resReader.buffer;
+    this.resReader.take(end);
     if (head.status < 200 && head.status !== 101) {
-      this.socket.write(raw);
-      if (rest.length > 0) this.readResponseHead(rest);
+      this.socket.write(whole.subarray(0, end));
+      if (end < whole.length) this.readResponseHead(whole.subarray(end));
       return;
     }
-    this.startResponse(head, raw, rest);
+    this.startResponse(head, whole, end);
   }
 
-  private startResponse(head: Head, raw: Buffer, rest: Buffer): void {
+  private startResponse(head: Head, whole: Buffer, end: number): void {
     const req = this.req as Head;
     const framing = responseFraming(req.method, head);
     this.res = head;
     if (framing === "tunnel" && (head.status !== 101 || wantsUpgrade(req))) {
-      this.startTunnel(head, rest);
+      this.startTunnel(head, whole.subarray(end));
       return;
     }
     this.resBody.reset(framing === "tunnel" ? "close" : framing, head.contentLength);
     if (framing === "close" || framing === "tunnel") this.keepAlive = false;
-    this.writeResponseHead(head, raw, req.versionMinor);
+    const verbatim = !head.hopByHop && this.keepAlive && req.versionMinor === 1;
+    if (!verbatim) {
+      const conn = this.keepAlive ? "keep-alive" : "close";
+      this.socket.write(rewriteResponseHead(head, conn, req.versionMinor), "latin1");
+    }
     this.resState = RES_BODY;
-    if (this.resBody.done) this.responseDone();
-    else if (rest.length > 0) this.forwardResponseBody(rest, 0);
+    // A verbatim head goes out in the same write as the body bytes that came with it.
+    this.forwardResponseBody(whole, end, verbatim ? 0 : end);
   }
 
-  /** Verbatim when nothing needs changing, which is the common case. */
-  private writeResponseHead(head: Head, raw: Buffer, clientMinor: number): void {
-    if (!head.hopByHop && this.keepAlive && clientMinor === 1) this.socket.write(raw);
-    else
-      this.socket.write(
-        rewriteResponseHead(head, this.keepAlive ? "keep-alive" : "close", clientMinor),
-        "latin1",
-      );
-  }
-
-  private forwardResponseBody(chunk: Buffer, offset: number): void {
+  /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */
+  private forwardResponseBody(chunk: Buffer, offset: number, from = offset): void {
     let n: number;
     try {
       n = this.resBody.consume(chunk, offset);
@@ -231,12 +231,14 @@ export class Http1Connection implements UpstreamOwner {
       this.abort(err);
       return;
     }
-    if (n > 0) {
-      const part = offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n);
+    const stop = offset + n;
+    if (stop > from) {
+      const part = from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
       if (!this.socket.write(part)) this.upstream?.socket.pause();
     }
     if (!this.resBody.done) return;
-    if (offset + n < chunk.length) this.upstream?.destroy();
+    // Bytes after a complete response mean the upstream cannot be trusted with another request.
+    if (stop < chunk.length) this.upstream?.destroy();
     this.responseDone();
   }
 

@@ -176,13 +176,14 @@ function checkRequest(head: HeadBuilder): void {
 }
 
 const TERMINATOR = Buffer.from("\r\n\r\n", "latin1");
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Accumulates bytes until a head's terminating CRLFCRLF. `push` returns the offset just past the
  * terminator in `buffer`, or -1 while incomplete; throws HeadError when the head grows too large.
  */
 export class HeadReader {
-  buffer: Buffer = Buffer.alloc(0);
+  buffer: Buffer = EMPTY;
 
   constructor(private readonly maxSize: number) {}
 
@@ -206,7 +207,7 @@ export class HeadReader {
   /** Bytes after the head, and forget the head. */
   take(end: number): Buffer {
     const rest = this.buffer.subarray(end);
-    this.buffer = Buffer.alloc(0);
+    this.buffer = EMPTY;
     return rest;
   }
 }

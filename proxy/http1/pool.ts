@@ -3,6 +3,7 @@
 // handlers bound once per connection rather than per request.
 
 import * as net from "node:net";
+import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf } from "../errors";
 import type { Direction, ProxyMetrics, TcpConnMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
@@ -22,6 +23,8 @@ export class Upstream {
   reused = false;
   connected = false;
   idle = false;
+  /** When it last went idle (performance.now()), for the pool's idle sweep. */
+  idleSince = 0;
   private readonly tcp: TcpConnMetrics;
 
   constructor(
@@ -61,14 +64,13 @@ export class Upstream {
     s.removeListener("end", this.onEnd);
     s.removeListener("drain", this.onDrain);
     s.removeListener("timeout", this.onTimeout);
-    s.setTimeout(0);
     return s;
   }
 
   private readonly onConnect = (): void => {
     if (this.connected) return;
     this.connected = true;
-    if (!this.idle) this.socket.setTimeout(0);
+    this.socket.setTimeout(0);
   };
   private readonly onData = (chunk: Buffer): void => {
     if (this.owner !== null) this.owner.onUpstreamData(chunk);
@@ -96,9 +98,7 @@ export class Upstream {
     if (this.owner !== null) this.owner.onUpstreamDrain();
   };
   private readonly onTimeout = (): void => {
-    if (!this.connected) {
-      this.socket.destroy(new ProxyError("WEFT_ERR_CONNECT_TIMEOUT"));
-    } else if (this.idle) this.socket.destroy();
+    if (!this.connected) this.socket.destroy(new ProxyError("WEFT_ERR_CONNECT_TIMEOUT"));
   };
 }
 
@@ -114,6 +114,7 @@ export interface PoolOptions {
 export class Http1Pool {
   private readonly idleByKey = new Map<string, Upstream[]>();
   private readonly all = new Set<Upstream>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PoolOptions) {}
 
@@ -127,7 +128,6 @@ export class Http1Pool {
     if (up === undefined || up.socket.destroyed) up = this.connect(endpoint, key);
     else {
       up.idle = false;
-      up.socket.setTimeout(0);
       up.socket.resume();
     }
     up.owner = owner;
@@ -144,8 +144,25 @@ export class Http1Pool {
       return;
     }
     up.idle = true;
-    up.socket.setTimeout(this.opts.idleTimeoutMs);
+    up.idleSince = performance.now();
     idle.push(up);
+    // One timer per pool rather than one per idle connection: releasing stays cheap.
+    this.sweeper ??= setInterval(
+      () => this.sweep(),
+      Math.max(100, this.opts.idleTimeoutMs / 4),
+    ).unref();
+  }
+
+  /** Closes connections idle longer than the idle timeout; stops when nothing is idle. */
+  sweep(now = performance.now()): void {
+    const limit = now - this.opts.idleTimeoutMs;
+    for (const idle of [...this.idleByKey.values()]) {
+      for (const up of idle.filter((u) => u.idleSince <= limit)) up.destroy();
+    }
+    if (this.idleByKey.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   forget(up: Upstream): void {
@@ -165,6 +182,8 @@ export class Http1Pool {
   /** Closes everything (end of the grace period). */
   destroyAll(): void {
     for (const up of [...this.all]) up.destroy();
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   private connect(endpoint: Endpoint, key: string): Upstream {

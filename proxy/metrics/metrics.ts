@@ -2,7 +2,8 @@
 // written for Linkerd work unchanged. Label children are looked up once per connection or per
 // (authority, status) and cached, so a request costs a few map lookups and increments.
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Registry, type Metric } from "prom-client";
+import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from "./series";
 
 export type Direction = "inbound" | "outbound";
 
@@ -22,30 +23,29 @@ export const LATENCY_BUCKETS_MS: readonly number[] = [
 ];
 
 const TLS = ["tls", "no_tls_reason", "server_id", "client_id", "sni"];
-const HTTP_LABELS = ["direction", "authority", "target_addr", ...TLS];
 const TCP_LABELS = ["direction", "peer", "target_addr", ...TLS];
 
 type Labels = Record<string, string>;
 
 interface ResponseChildren {
-  readonly total: { inc(): void };
-  readonly latency: { observe(v: number): void };
+  readonly total: CounterSeries;
+  readonly latency: HistogramSeries;
 }
 
 /** Metrics of one authority on one (direction, target, tls) scope. */
 export class RouteMetrics {
-  private readonly requests: { inc(): void };
+  private readonly requests: CounterSeries;
   private readonly responses = new Map<string, ResponseChildren>();
 
   constructor(
     private readonly m: ProxyMetrics,
     private readonly labels: Labels,
   ) {
-    this.requests = m.requestTotal.labels(labels);
+    this.requests = m.requestTotal.add(labels);
   }
 
   request(): void {
-    this.requests.inc();
+    this.requests.value++;
   }
 
   /** `grpcStatus` is -1 when the response is not gRPC; `error` is a proxy error label or "". */
@@ -56,7 +56,7 @@ export class RouteMetrics {
       children = this.children(status, grpcStatus, error);
       this.responses.set(key as string, children);
     }
-    children.total.inc();
+    children.total.value++;
     children.latency.observe(latencyMs);
   }
 
@@ -67,8 +67,8 @@ export class RouteMetrics {
     if (grpcStatus >= 0) total.grpc_status = String(grpcStatus);
     if (error !== "") total.error = error;
     return {
-      total: this.m.responseTotal.labels(total),
-      latency: this.m.responseLatency.labels(withStatus),
+      total: this.m.responseTotal.add(total),
+      latency: this.m.responseLatency.add(withStatus),
     };
   }
 }
@@ -123,9 +123,9 @@ function tlsLabels(tls: TlsLabels): Labels {
 
 export class ProxyMetrics {
   readonly registry: Registry;
-  readonly requestTotal: Counter;
-  readonly responseTotal: Counter;
-  readonly responseLatency: Histogram;
+  readonly requestTotal: CounterFamily;
+  readonly responseTotal: CounterFamily;
+  readonly responseLatency: HistogramFamily;
   readonly tcpOpenTotal: Counter;
   readonly tcpCloseTotal: Counter;
   readonly tcpOpenConnections: Gauge;
@@ -137,25 +137,16 @@ export class ProxyMetrics {
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
     const r = [registry];
-    this.requestTotal = new Counter({
-      name: "request_total",
-      help: "Total count of HTTP requests.",
-      labelNames: HTTP_LABELS,
-      registers: r,
-    });
-    this.responseTotal = new Counter({
-      name: "response_total",
-      help: "Total count of HTTP responses.",
-      labelNames: [...HTTP_LABELS, "status_code", "classification", "grpc_status", "error"],
-      registers: r,
-    });
-    this.responseLatency = new Histogram({
-      name: "response_latency_ms",
-      help: "Elapsed times between a request's headers being received and its response stream completing",
-      labelNames: [...HTTP_LABELS, "status_code"],
-      buckets: [...LATENCY_BUCKETS_MS],
-      registers: r,
-    });
+    this.requestTotal = new CounterFamily("request_total", "Total count of HTTP requests.");
+    this.responseTotal = new CounterFamily("response_total", "Total count of HTTP responses.");
+    this.responseLatency = new HistogramFamily(
+      "response_latency_ms",
+      "Elapsed times between a request's headers being received and its response stream completing",
+      LATENCY_BUCKETS_MS,
+    );
+    for (const family of [this.requestTotal, this.responseTotal, this.responseLatency]) {
+      registry.registerMetric(family as unknown as Metric);
+    }
     this.tcpOpenTotal = new Counter({
       name: "tcp_open_total",
       help: "Total count of opened connections",
