@@ -1,7 +1,7 @@
 // Plugs identity into the proxy: from the WEFT_PROXY_IDENTITY_* settings, starts the agent
 // (key + CSR in memory, Certify with retry, renewal), registers the "identity" readiness gate,
 // and returns the TLS seam the listeners and pools use. With identity disabled: no TLS, no gate.
-import type { Registry } from "prom-client";
+import { Counter, type Registry } from "prom-client";
 import type { ProxyConfig } from "../config";
 import type { ReadinessGate } from "../admin/readiness";
 import { noTls, type TlsSeam } from "../tls/seam";
@@ -22,6 +22,8 @@ export class IdentityConfigError extends Error {
 
 export interface ProxyIdentity {
   readonly seam: TlsSeam;
+  /** Counts an inbound connection refused for identity (`inbound_identity_refused_total{reason}`). */
+  refused(reason: string): void;
   /** Undefined when identity is disabled. */
   readonly agent: IdentityAgent | undefined;
   stop(): void;
@@ -65,13 +67,30 @@ export function identitySettings(config: ProxyConfig): IdentitySettings {
   };
 }
 
+function refusalCounter(opts: IdentityStartOptions): (reason: string) => void {
+  const counter =
+    opts.registry &&
+    new Counter({
+      name: "inbound_identity_refused_total",
+      help: "Inbound connections refused for identity: TLS handshake or client certificate failures, plaintext on require-identity ports.",
+      labelNames: ["reason"],
+      registers: [opts.registry],
+    });
+  return (reason: string): void => {
+    counter?.inc({ reason });
+    opts.onRefused?.(reason);
+  };
+}
+
 /** Starts identity for the proxy (resolves at once; the gate opens on the first certificate). */
 export async function startProxyIdentity(
   config: ProxyConfig,
   opts: IdentityStartOptions,
 ): Promise<ProxyIdentity> {
-  if (config.identityDisabled)
-    return { seam: noTls(true), agent: undefined, stop: () => undefined };
+  const refused = refusalCounter(opts);
+  if (config.identityDisabled) {
+    return { seam: noTls(true), agent: undefined, refused, stop: () => undefined };
+  }
   const s = identitySettings(config);
   const transport = opts.transport ?? grpcCertifyTransport(s.svcAddr);
   const creds = new MtlsCredentials();
@@ -88,12 +107,13 @@ export async function startProxyIdentity(
   await agent.start();
   const seam: TlsSeam = {
     outbound: mtlsOriginator(creds),
-    inbound: mtlsTerminator(creds, { onRefused: opts.onRefused }),
+    inbound: mtlsTerminator(creds, { onRefused: refused }),
     plaintextLabels: noTls(false).plaintextLabels,
   };
   return {
     seam,
     agent,
+    refused,
     stop: (): void => {
       agent.stop();
       if (opts.transport === undefined && "close" in transport)

@@ -20,10 +20,19 @@ function signedBy(child: X509Certificate, parent: X509Certificate): boolean {
   return parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
+let parsedAnchors: { pem: string; certs: X509Certificate[] } = { pem: "", certs: [] };
+
+/** The anchors bundle parsed once per distinct bundle (it changes only on rotation). */
+function anchorsOf(pem: string): X509Certificate[] {
+  if (parsedAnchors.pem !== pem)
+    parsedAnchors = { pem, certs: pemToDer(pem).map((d) => new X509Certificate(d)) };
+  return parsedAnchors.certs;
+}
+
 /** Verifies `chain` (DER, leaf first) against the anchors bundle at `nowMs`. */
 export function verifyPeerChain(chain: Buffer[], anchorsPem: string, nowMs: number): Verdict {
   const certs = chain.map((d) => new X509Certificate(d));
-  const anchors = pemToDer(anchorsPem).map((d) => new X509Certificate(d));
+  const anchors = anchorsOf(anchorsPem);
   if (certs.length === 0) return { ok: false, reason: "empty chain" };
   const stale = certs.find((c) => !within(c, nowMs));
   if (stale) return { ok: false, reason: `outside its validity: ${stale.subject}` };

@@ -150,4 +150,12 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
     );
     expect(outbound).to.match(/identity_cert_expiration_timestamp_seconds \d+/);
   });
+
+  it("counts inbound refusals by reason", async () => {
+    const id = ids[0];
+    id.refused("unauthenticated");
+    expect(await proxies[0].metrics.registry.metrics()).to.match(
+      /inbound_identity_refused_total\{reason="unauthenticated"\} 1/,
+    );
+  });
 });
