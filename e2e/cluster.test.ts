@@ -182,6 +182,16 @@ spec:
 
     it("reaches both replicas from a third pod by ClusterIP", async function () {
       const svc = await getJson(["-n", ns, "service", "web"]);
+      // kube-proxy programs a new Service within its sync period; allow that, then sample.
+      await waitFor(
+        "kube-proxy to program the Service",
+        async () => {
+          const once = await fetchFromPod(ns, "client", `http://${svc.spec.clusterIP}/`, 1);
+          return once.has("FAILED") ? undefined : true;
+        },
+        30_000,
+        1000,
+      );
       const seen = await fetchFromPod(ns, "client", `http://${svc.spec.clusterIP}/`, 30);
       expect([...seen].sort()).to.deep.equal([...pods].sort());
     });

@@ -106,6 +106,16 @@ remove_host_paths() {
   rm -f "$file"
 }
 
+# kube-proxy inserts its own FORWARD rules at the top when it starts, and one of them accepts
+# marked Service traffic; put the guard back in front of them, never leaving FORWARD unguarded.
+keep_forward_guard_first() {
+  local numbers
+  [[ "$(iptables -w -S FORWARD | sed -n 2p)" == "-A FORWARD -j $GUARD_CHAIN" ]] && return 0
+  iptables -w -I FORWARD 1 -j "$GUARD_CHAIN"
+  numbers="$(iptables -w -S FORWARD | sed 1d | grep -n -- "^-A FORWARD -j $GUARD_CHAIN\$" | cut -d: -f1 | sed 1d | sort -rn)"
+  for n in $numbers; do iptables -w -D FORWARD "$n"; done
+}
+
 setup_network() {
   check_cidrs_free
   record_host_paths

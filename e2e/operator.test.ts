@@ -1,0 +1,344 @@
+// The operator on a real cluster, driven with kubectl as a user would: a Mesh becomes Ready,
+// namespaces get meshed, opt-outs and invalid ServiceProfiles are explained, a meshed Job
+// completes, a webhook outage never blocks pods, and deleting the Mesh leaves workloads running.
+//
+//   npx mocha --timeout 600000 e2e/operator.test.ts
+// Installs Weft (hack/install.sh) when the operator is not there yet. Flows that need the proxy
+// image skip with a message until hack/images builds docker.io/weft/proxy.
+import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import {
+  apply,
+  createNamespace,
+  getJson,
+  kubeconfigPath,
+  kubectl,
+  kubectlOk,
+  repoRoot,
+  waitFor,
+} from "./lib/cluster";
+
+const MESH_READY_MS = 180_000;
+const TESTAPP = "docker.io/weft/testapp:1";
+const proxyImageBuilt = (): boolean =>
+  existsSync(path.join(repoRoot, ".cluster", "images", "proxy.tar"));
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, KUBECONFIG: kubeconfigPath() };
+    execFile(
+      cmd,
+      args,
+      { cwd: repoRoot, env, timeout: timeoutMs, maxBuffer: 1 << 24 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`${cmd} ${args.join(" ")}: ${err.message}\n${stderr}`))
+          : resolve(stdout),
+    );
+  });
+}
+
+function deployment(
+  name: string,
+  ns: string,
+  replicas: number,
+  podAnnotations: Record<string, string> = {},
+): string {
+  return JSON.stringify({
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name, namespace: ns },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name }, annotations: podAnnotations },
+        spec: {
+          containers: [
+            {
+              name: "app",
+              image: TESTAPP,
+              ports: [{ name: "http", containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 2 },
+            },
+          ],
+        },
+      },
+    },
+  });
+}
+
+function barePod(name: string, ns: string, annotations: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: ns, annotations },
+    spec: { containers: [{ name: "app", image: TESTAPP }] },
+  });
+}
+
+type Pod = {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec: { initContainers?: { name: string }[]; containers: { name: string }[] };
+  status: { conditions?: { type: string; status: string }[] };
+};
+
+const containerNames = (p: Pod): string[] =>
+  [...(p.spec.initContainers ?? []), ...p.spec.containers].map((c) => c.name);
+const hasProxy = (p: Pod): boolean => containerNames(p).includes("weft-proxy");
+const podReady = (p: Pod): boolean =>
+  p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+async function pods(ns: string, selector?: string): Promise<Pod[]> {
+  const args = ["pods", "-n", ns, ...(selector ? ["-l", selector] : [])];
+  return (await getJson<{ items: Pod[] }>(args)).items;
+}
+
+async function events(
+  ns: string,
+  reason: string,
+): Promise<{ message: string; involvedObject: { name: string; kind: string } }[]> {
+  return (
+    await getJson<{
+      items: { reason: string; message: string; involvedObject: { name: string; kind: string } }[];
+    }>(["events", "-n", ns])
+  ).items.filter((e) => e.reason === reason);
+}
+
+async function meshReady(): Promise<void> {
+  await kubectlOk(
+    ["wait", "--for=condition=Ready", "mesh/weft", `--timeout=${MESH_READY_MS / 1000}s`],
+    { timeoutMs: MESH_READY_MS + 10_000 },
+  );
+}
+
+describe("operator (e2e)", function () {
+  let ns = "";
+
+  before(async function () {
+    if (!existsSync(kubeconfigPath())) {
+      console.log(
+        `      skipped: no cluster (${kubeconfigPath()} does not exist; run make cluster-up or set KUBECONFIG)`,
+      );
+      this.skip();
+    }
+    const installed = await kubectl(["-n", "pepr-system", "get", "deploy/pepr-weft-watcher"]);
+    if (installed.code !== 0) await run("bash", ["hack/install.sh"], 480_000);
+    ns = await createNamespace("weft-e2e-op");
+  });
+
+  after(async () => {
+    if (ns) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  });
+
+  it("a Mesh applied with kubectl becomes Ready, and kubectl get meshes shows true columns", async () => {
+    const started = Date.now();
+    await kubectlOk(["apply", "-f", path.join(repoRoot, "config/samples/mesh.yaml")]);
+    await meshReady();
+    console.log(`      Mesh Ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const table = await kubectlOk(["get", "meshes"]);
+    const [header, row] = table.trim().split("\n");
+    expect(header.split(/\s+/)).to.deep.equal([
+      "NAME",
+      "READY",
+      "VERSION",
+      "MESHED",
+      "MTLS",
+      "AGE",
+    ]);
+    const cols = row.split(/\s+/);
+    expect(cols[0]).to.equal("weft");
+    expect(cols[1]).to.equal("True");
+    expect(cols[2]).to.equal("0.1.0");
+    expect(cols[3]).to.match(/^\d+\/\d+$/);
+    const deploys = await getJson<{ items: { metadata: { name: string } }[] }>([
+      "deploy",
+      "-n",
+      "weft-system",
+    ]);
+    expect(deploys.items.map((d) => d.metadata.name)).to.include.members([
+      "weft-identity",
+      "weft-destination",
+    ]);
+  });
+
+  it("annotating a namespace and restarting meshes every pod", async () => {
+    await apply(deployment("web", ns, 2), ns);
+    await kubectlOk(["-n", ns, "rollout", "status", "deploy/web", "--timeout=120s"], {
+      timeoutMs: 130_000,
+    });
+    expect((await pods(ns, "app=web")).some(hasProxy)).to.equal(false);
+    await kubectlOk(["annotate", "ns", ns, "weft.io/inject=enabled"]);
+    await kubectlOk(["-n", ns, "rollout", "restart", "deploy/web"]);
+    const meshed = await waitFor(
+      "every web pod to carry weft-proxy",
+      async () => {
+        const ps = (await pods(ns, "app=web")).filter(
+          (p) =>
+            !(p as unknown as { metadata: { deletionTimestamp?: string } }).metadata
+              .deletionTimestamp,
+        );
+        return ps.length === 2 && ps.every(hasProxy) ? ps : undefined;
+      },
+      90_000,
+    );
+    expect(containerNames(meshed[0]).slice(0, 2)).to.deep.equal(["weft-init", "weft-proxy"]);
+    expect(meshed[0].metadata.annotations?.["weft.io/trust-root-sha256"]).to.match(
+      /^[0-9a-f]{64}$/,
+    );
+    expect((await events(ns, "Injected")).length).to.be.greaterThan(0);
+  });
+
+  it("meshed pods become Ready, which their proxies are only once certified", async function () {
+    if (!proxyImageBuilt()) {
+      console.log(
+        "      skipped: the proxy image is not built yet (hack/images/proxy.sh → .cluster/images/proxy.tar)",
+      );
+      this.skip();
+    }
+    await kubectlOk(["-n", ns, "rollout", "status", "deploy/web", "--timeout=180s"], {
+      timeoutMs: 190_000,
+    });
+    const ps = await pods(ns, "app=web");
+    expect(ps.every((p) => hasProxy(p) && podReady(p))).to.equal(true);
+  });
+
+  it("weft.io/inject=disabled on a pod leaves it alone and an Event says why", async () => {
+    await apply(barePod("optout", ns, { "weft.io/inject": "disabled" }), ns);
+    const pod = await getJson<Pod>(["pod", "optout", "-n", ns]);
+    expect(hasProxy(pod)).to.equal(false);
+    const ev = await waitFor("an InjectionSkipped event for optout", async () => {
+      const es = (await events(ns, "InjectionSkipped")).filter(
+        (e) => e.involvedObject.name === "optout",
+      );
+      return es.length ? es[0] : undefined;
+    });
+    expect(ev.message).to.equal("weft.io/inject=disabled on the pod");
+  });
+
+  it("an invalid ServiceProfile is rejected naming the field; a valid one is accepted and gets a status", async () => {
+    const sp = (timeout: string): string =>
+      JSON.stringify({
+        apiVersion: "weft.io/v1alpha2",
+        kind: "ServiceProfile",
+        metadata: { name: `web.${ns}.svc.cluster.local`, namespace: ns },
+        spec: {
+          routes: [{ name: "GET /", condition: { method: "GET", pathRegex: "/" }, timeout }],
+        },
+      });
+    const bad = await kubectl(["apply", "-f", "-"], { input: sp("soon") });
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.contain("spec.routes[0].timeout");
+    await apply(sp("2s"), ns);
+    const status = await waitFor("the ServiceProfile's Accepted condition", async () => {
+      const obj = await getJson<{
+        metadata: { generation: number };
+        status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+      }>(["serviceprofile", `web.${ns}.svc.cluster.local`, "-n", ns]);
+      const ok =
+        obj.status?.conditions?.some((c) => c.status === "True") &&
+        obj.status.observedGeneration === obj.metadata.generation;
+      return ok ? obj.status : undefined;
+    });
+    expect(status!.conditions!.length).to.be.greaterThan(0);
+  });
+
+  it("a meshed Job completes", async function () {
+    if (!proxyImageBuilt()) {
+      console.log(
+        "      skipped: the proxy image is not built yet (hack/images/proxy.sh → .cluster/images/proxy.tar)",
+      );
+      this.skip();
+    }
+    const job = {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "once", namespace: ns },
+      spec: {
+        backoffLimit: 0,
+        template: {
+          spec: {
+            restartPolicy: "Never",
+            containers: [
+              {
+                name: "once",
+                image: TESTAPP,
+                command: ["sh", "-c", "wget -qO- http://web:8080/ >/dev/null 2>&1; echo done"],
+              },
+            ],
+          },
+        },
+      },
+    };
+    await apply(JSON.stringify(job), ns);
+    await kubectlOk(["-n", ns, "wait", "--for=condition=Complete", "job/once", "--timeout=180s"], {
+      timeoutMs: 190_000,
+    });
+  });
+
+  it("with the webhook unreachable, new pods are still created (uninjected, with an Event)", async () => {
+    await kubectlOk(["-n", "pepr-system", "scale", "deploy/pepr-weft", "--replicas=0"]);
+    try {
+      await waitFor("the admission pods to be gone", async () => {
+        const r = await getJson<{ items: unknown[] }>([
+          "pods",
+          "-n",
+          "pepr-system",
+          "-l",
+          "pepr.dev/controller=admission",
+        ]);
+        return r.items.length === 0 ? true : undefined;
+      });
+      const started = Date.now();
+      await apply(barePod("during-outage", ns, {}), ns);
+      console.log(`      pod admitted during the outage in ${Date.now() - started} ms`);
+      expect(hasProxy(await getJson<Pod>(["pod", "during-outage", "-n", ns]))).to.equal(false);
+      const ev = await waitFor(
+        "the watcher's InjectionSkipped event",
+        async () =>
+          (await events(ns, "InjectionSkipped")).find(
+            (e) => e.involvedObject.name === "during-outage",
+          ),
+        60_000,
+      );
+      expect(ev.message).to.contain("did not process this pod");
+    } finally {
+      await kubectlOk(["-n", "pepr-system", "scale", "deploy/pepr-weft", "--replicas=2"]);
+      await kubectlOk(
+        ["-n", "pepr-system", "rollout", "status", "deploy/pepr-weft", "--timeout=120s"],
+        { timeoutMs: 130_000 },
+      );
+    }
+  });
+
+  it("deleting the Mesh removes the control plane and leaves workloads running", async () => {
+    const before = (await pods(ns, "app=web")).map((p) => p.metadata.name).sort();
+    await kubectlOk(["delete", "mesh", "weft", "--timeout=120s"], { timeoutMs: 130_000 });
+    await waitFor("weft-system to hold no Weft deployments", async () => {
+      const d = await getJson<{ items: unknown[] }>([
+        "deploy",
+        "-n",
+        "weft-system",
+        "-l",
+        "app.kubernetes.io/managed-by=weft-operator",
+      ]);
+      return d.items.length === 0 ? true : undefined;
+    });
+    const roles = await getJson<{ items: unknown[] }>([
+      "clusterroles",
+      "-l",
+      "app.kubernetes.io/managed-by=weft-operator",
+    ]);
+    expect(roles.items).to.have.length(0);
+    const after = (await pods(ns, "app=web")).map((p) => p.metadata.name).sort();
+    expect(after).to.deep.equal(before);
+  });
+
+  after(async function () {
+    // Leave a Mesh behind for whoever uses the cluster next.
+    if (!existsSync(kubeconfigPath())) return;
+    await kubectl(["apply", "-f", path.join(repoRoot, "config/samples/mesh.yaml")]);
+  });
+});
