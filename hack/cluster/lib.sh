@@ -51,13 +51,15 @@ wait_for() {
 
 pid_file() { echo "$RUN_DIR/$1.pid"; }
 
-# pid_of NAME: prints the PID recorded for a component if that process is still alive.
+# pid_of NAME: prints the PID recorded for a component if that process is still alive and
+# still that component (a PID file can outlive a reboot and its PID be reused).
 pid_of() {
   local file pid
   file="$(pid_file "$1")"
   [[ -f $file ]] || return 1
   pid="$(<"$file")"
   [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" == *"$1 "* ]] || return 1
   echo "$pid"
 }
 

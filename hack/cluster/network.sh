@@ -11,9 +11,18 @@ SAVED_SYSCTLS=(
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.conf.all.route_localnet
 )
 
-# cidrs_overlap A B: true if two IPv4 CIDRs share any address.
+ip_to_int() {
+  local IFS=. a b c d
+  read -r a b c d <<<"$1"
+  echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+
+# cidrs_overlap A B: two IPv4 CIDRs overlap exactly when they agree on the shorter prefix.
 cidrs_overlap() {
-  python3 -c 'import ipaddress,sys; sys.exit(0 if ipaddress.ip_network(sys.argv[1],strict=False).overlaps(ipaddress.ip_network(sys.argv[2],strict=False)) else 1)' "$1" "$2"
+  local len mask
+  len=$((${1#*/} < ${2#*/} ? ${1#*/} : ${2#*/}))
+  mask=$(((0xffffffff << (32 - len)) & 0xffffffff))
+  (((($(ip_to_int "${1%/*}") ^ $(ip_to_int "${2%/*}")) & mask) == 0))
 }
 
 # Refuse to start when the pod or service range collides with a route this host already has.

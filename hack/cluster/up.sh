@@ -7,10 +7,10 @@ source "$HACK_DIR/cluster/pki.sh"
 source "$HACK_DIR/cluster/config.sh"
 source "$HACK_DIR/cluster/network.sh"
 
-DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack iproute2 openssl busybox-static)
+DEBIAN_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack iproute2 openssl curl busybox-static)
 # What the Debian packages provide; all present means there is nothing to install.
 REQUIRED_FILES=(/usr/bin/containerd /usr/sbin/runc /usr/lib/cni/bridge /usr/lib/cni/host-local
-  /usr/sbin/iptables /usr/sbin/conntrack /usr/bin/openssl /bin/busybox)
+  /usr/sbin/iptables /usr/sbin/conntrack /usr/bin/openssl /usr/bin/curl /usr/sbin/ss /bin/busybox)
 
 require_root() { ((EUID == 0)) || die "the cluster needs root (network namespaces, iptables, mounts)"; }
 
