@@ -4,6 +4,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+# Far above the ~15 min a cold build takes on 2 busy cores; only a hung build reaches it.
+BUILD_TIMEOUT=$((120 * 60))
 K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 # module_time MODULE@VERSION: when that version was published (its .info in the module cache).
@@ -37,6 +39,10 @@ go_build() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
     kill -0 "$pid" 2>/dev/null || break
+    if ((SECONDS - started > BUILD_TIMEOUT)); then
+      kill -- "$pid" 2>/dev/null || true
+      die "go build in $dir still running after $((BUILD_TIMEOUT / 60)) min; stopped it (log: $build_log)"
+    fi
     log "  ... $((SECONDS - started))s, $(grep -c . "$build_log") of at most $total packages compiled, now: $(tail -1 "$build_log")"
   done
   if ! wait "$pid"; then
