@@ -33,7 +33,7 @@ go_build() {
   shift 3
   build_log="$(mktemp)"
   total="$(cd "$dir" && go list -mod=readonly -deps "$@" | wc -l)"
-  (cd "$dir" && CGO_ENABLED=0 nice -n 19 go build -mod=readonly -trimpath -v \
+  (cd "$dir" && CGO_ENABLED=0 exec nice -n 19 go build -mod=readonly -trimpath -v \
     -ldflags "$ldflags" -o "$out/" "$@") >"$build_log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
