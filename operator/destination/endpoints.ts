@@ -10,7 +10,14 @@ import type {
   WeightedAddr,
 } from "../../api/gen/destination";
 import { addressKey, tcpAddress } from "./address";
-import { DEFAULT_OPAQUE_PORTS, type PodModel, type ServiceModel, type SliceModel } from "./model";
+import { isIP } from "node:net";
+import {
+  DEFAULT_OPAQUE_PORTS,
+  type PodModel,
+  type ServiceModel,
+  type SliceEndpointModel,
+  type SliceModel,
+} from "./model";
 
 export const DEFAULT_WEIGHT = 10000;
 
@@ -118,6 +125,12 @@ export function targetPortFor(
   return pod?.containerPorts.find((p) => p.name === sp.targetPort)?.port;
 }
 
+/** Ready, not terminating, an IP address (FQDN slices are skipped), and the asked-for hostname if any. */
+function servable(ep: SliceEndpointModel, hostname: string | undefined): boolean {
+  if (!ep.ready || ep.terminating || isIP(ep.ip) === 0) return false;
+  return hostname === undefined || ep.hostname === hostname;
+}
+
 export interface ServiceState {
   service: ServiceModel | undefined;
   slices: Iterable<SliceModel>;
@@ -136,8 +149,7 @@ export function serviceEndpointSet(
   const addrs = new Map<string, WeightedAddr>();
   for (const slice of state.slices) {
     for (const ep of slice.endpoints) {
-      if (!ep.ready || ep.terminating || (hostname !== undefined && ep.hostname !== hostname))
-        continue;
+      if (!servable(ep, hostname)) continue;
       const pod = ep.podName ? state.pod(slice.namespace, ep.podName) : undefined;
       const target = targetPortFor(svc, port, slice, pod);
       if (target === undefined) continue;

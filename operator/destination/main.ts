@@ -84,7 +84,13 @@ export async function startDestination(
   });
   await source.start((event) => {
     metrics.watchEvents.inc({ kind: event.kind, phase: event.phase });
-    watcher.apply(event);
+    try {
+      watcher.apply(event);
+    } catch (err) {
+      metrics.watchErrors.inc({ kind: event.kind });
+      const name = `${event.object.metadata?.namespace}/${event.object.metadata?.name}`;
+      process.stderr.write(`destination: ${event.kind} ${name} not applied: ${String(err)}\n`);
+    }
   });
   const { server, port } = await startServer(
     { watcher, metrics, clusterDomain: opts.clusterDomain, queueCapacity: opts.queueCapacity },

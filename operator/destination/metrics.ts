@@ -7,6 +7,7 @@ export interface DestinationMetrics {
   streamOverflows: Counter<"rpc">;
   watchEvents: Counter<"kind" | "phase">;
   publishers: Gauge<"rpc">;
+  watchErrors: Counter<"kind">;
 }
 
 export function createMetrics(): DestinationMetrics {
@@ -29,6 +30,12 @@ export function createMetrics(): DestinationMetrics {
       name: "destination_watch_events_total",
       help: "Kubernetes watch events applied",
       labelNames: ["kind", "phase"],
+      registers: [registry],
+    }),
+    watchErrors: new Counter({
+      name: "destination_watch_errors_total",
+      help: "Watch events that could not be applied",
+      labelNames: ["kind"],
       registers: [registry],
     }),
     publishers: new Gauge({

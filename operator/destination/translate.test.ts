@@ -195,6 +195,7 @@ describe("destination translation", () => {
           { ip: "10.0.0.1", hostname: "db-0" },
           { ip: "10.0.0.2", hostname: "db-1", ready: false },
           { ip: "10.0.0.3", hostname: "db-2", terminating: true },
+          { ip: "db.example.com", hostname: "db-3" },
         ],
       ),
     );
