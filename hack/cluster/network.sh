@@ -69,23 +69,30 @@ ensure_sysctls() {
   sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 >/dev/null
 }
 
+# ensure_rule CHAIN RULE...: appends the rule unless it is there (a re-run never flushes a guard).
+ensure_rule() {
+  local chain=$1
+  shift
+  iptables -w -C "$chain" "$@" 2>/dev/null || iptables -w -A "$chain" "$@"
+}
+
 # Pod traffic may go to pods and Services (already DNATed to pods here) and nowhere else;
 # nothing from outside this host may be forwarded into the pod network.
 ensure_forward_guard() {
-  iptables -w -N "$GUARD_CHAIN" 2>/dev/null || iptables -w -F "$GUARD_CHAIN"
-  iptables -w -A "$GUARD_CHAIN" -s "$POD_CIDR" -d "$POD_CIDR" -j RETURN
-  iptables -w -A "$GUARD_CHAIN" -s "$POD_CIDR" -j DROP
-  iptables -w -A "$GUARD_CHAIN" -d "$POD_CIDR" -j DROP
+  iptables -w -N "$GUARD_CHAIN" 2>/dev/null || true
+  ensure_rule "$GUARD_CHAIN" -s "$POD_CIDR" -d "$POD_CIDR" -j RETURN
+  ensure_rule "$GUARD_CHAIN" -s "$POD_CIDR" -j DROP
+  ensure_rule "$GUARD_CHAIN" -d "$POD_CIDR" -j DROP
   iptables -w -C FORWARD -j "$GUARD_CHAIN" 2>/dev/null || iptables -w -I FORWARD 1 -j "$GUARD_CHAIN"
 }
 
 # The API server listens on every address (the host uses 127.0.0.1, pods the bridge address)
 # and the kubelet on the bridge address; only loopback and the bridge may reach them.
 ensure_input_guard() {
-  iptables -w -N "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -F "$INPUT_GUARD_CHAIN"
-  iptables -w -A "$INPUT_GUARD_CHAIN" -i lo -j RETURN
-  iptables -w -A "$INPUT_GUARD_CHAIN" -i "$BRIDGE" -j RETURN
-  iptables -w -A "$INPUT_GUARD_CHAIN" -p tcp -m multiport \
+  iptables -w -N "$INPUT_GUARD_CHAIN" 2>/dev/null || true
+  ensure_rule "$INPUT_GUARD_CHAIN" -i lo -j RETURN
+  ensure_rule "$INPUT_GUARD_CHAIN" -i "$BRIDGE" -j RETURN
+  ensure_rule "$INPUT_GUARD_CHAIN" -p tcp -m multiport \
     --dports "$APISERVER_PORT,$KUBELET_PORT,$ETCD_CLIENT_PORT,$ETCD_PEER_PORT" -j DROP
   iptables -w -C INPUT -j "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -I INPUT 1 -j "$INPUT_GUARD_CHAIN"
 }
@@ -115,14 +122,19 @@ remove_host_paths() {
   rm -f "$file"
 }
 
-# kube-proxy inserts its own FORWARD rules at the top when it starts, and one of them accepts
-# marked Service traffic; put the guard back in front of them, never leaving FORWARD unguarded.
-keep_forward_guard_first() {
-  local numbers
-  [[ "$(iptables -w -S FORWARD | sed -n 2p)" == "-A FORWARD -j $GUARD_CHAIN" ]] && return 0
-  iptables -w -I FORWARD 1 -j "$GUARD_CHAIN"
-  numbers="$(iptables -w -S FORWARD | sed 1d | grep -n -- "^-A FORWARD -j $GUARD_CHAIN\$" | cut -d: -f1 | sed 1d | sort -rn)"
-  for n in $numbers; do iptables -w -D FORWARD "$n"; done
+# kube-proxy inserts its own INPUT and FORWARD rules at the top when it starts, and some of
+# them accept (marked Service traffic); put the guards back in front without ever removing one.
+keep_guard_first() {
+  local builtin=$1 guard=$2 numbers n
+  [[ "$(iptables -w -S "$builtin" | sed -n 2p)" == "-A $builtin -j $guard" ]] && return 0
+  iptables -w -I "$builtin" 1 -j "$guard"
+  numbers="$(iptables -w -S "$builtin" | sed 1d | grep -n -- "^-A $builtin -j $guard\$" | cut -d: -f1 | sed 1d | sort -rn)"
+  for n in $numbers; do iptables -w -D "$builtin" "$n"; done
+}
+
+keep_guards_first() {
+  keep_guard_first FORWARD "$GUARD_CHAIN"
+  keep_guard_first INPUT "$INPUT_GUARD_CHAIN"
 }
 
 setup_network() {
