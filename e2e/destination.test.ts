@@ -138,7 +138,9 @@ describe("destination against the API server", function () {
       this.skip();
     }
     process.env.KUBECONFIG = kubeconfigPath();
-    await kubectlOk(["apply", "-f", path.join(repoRoot, "crds", "serviceprofiles.weft.io.yaml")]);
+    const crd = await kubectl(["get", "crd", "serviceprofiles.weft.io"]);
+    if (crd.code !== 0)
+      await kubectlOk(["apply", "-f", path.join(repoRoot, "crds", "serviceprofiles.weft.io.yaml")]);
     await kubectlOk([
       "wait",
       "--for=condition=Established",
