@@ -189,7 +189,7 @@ describe("destination against the API server", function () {
       expect(inSlice, "the API server's own watch saw the slice").to.not.equal(undefined);
       const lag = onStream - inSlice!;
       console.log(
-        `    ${replicas} replicas: stream updated ${lag.toFixed(0)} ms after the EndpointSlice watch saw it`,
+        `    ${replicas} replicas: stream updated ${lag.toFixed(0)} ms after the EndpointSlice watch saw it (${(onStream - t0).toFixed(0)} ms after kubectl scale returned)`,
       );
       expect(lag).to.be.lessThan(1000);
     }
