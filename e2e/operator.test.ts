@@ -107,6 +107,26 @@ async function events(
   ).items.filter((e) => e.reason === reason);
 }
 
+type ReplicaSet = {
+  metadata: { annotations?: Record<string, string>; labels?: Record<string, string> };
+};
+
+async function replicaSets(ns: string, selector: string): Promise<ReplicaSet[]> {
+  return (await getJson<{ items: ReplicaSet[] }>(["rs", "-n", ns, "-l", selector])).items;
+}
+
+const revision = (rs: ReplicaSet): number =>
+  Number(rs.metadata.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
+
+async function newestTemplateHash(ns: string, selector: string): Promise<string | undefined> {
+  const sets = (await replicaSets(ns, selector)).sort((a, b) => revision(b) - revision(a));
+  return sets[0]?.metadata.labels?.["pod-template-hash"];
+}
+
+async function revisionOf(ns: string): Promise<number> {
+  return Math.max(0, ...(await replicaSets(ns, "app=web")).map(revision));
+}
+
 async function meshReady(): Promise<void> {
   await kubectlOk(
     ["wait", "--for=condition=Ready", "mesh/weft", `--timeout=${MESH_READY_MS / 1000}s`],
@@ -172,15 +192,15 @@ describe("operator (e2e)", function () {
     expect((await pods(ns, "app=web")).some(hasProxy)).to.equal(false);
     await kubectlOk(["annotate", "ns", ns, "weft.io/inject=enabled"]);
     await kubectlOk(["-n", ns, "rollout", "restart", "deploy/web"]);
+    // The pods of the restarted template; they finish rolling out once their proxies are ready.
     const meshed = await waitFor(
-      "every web pod to carry weft-proxy",
+      "the restarted web pods to carry weft-proxy",
       async () => {
-        const ps = (await pods(ns, "app=web")).filter(
-          (p) =>
-            !(p as unknown as { metadata: { deletionTimestamp?: string } }).metadata
-              .deletionTimestamp,
-        );
-        return ps.length === 2 && ps.every(hasProxy) ? ps : undefined;
+        const hash = await newestTemplateHash(ns, "app=web");
+        const ps = hash ? await pods(ns, `app=web,pod-template-hash=${hash}`) : [];
+        return hash && ps.length > 0 && ps.every(hasProxy) && (await revisionOf(ns)) > 1
+          ? ps
+          : undefined;
       },
       90_000,
     );
