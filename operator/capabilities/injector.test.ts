@@ -73,6 +73,20 @@ describe("mutatePod (PeprMutateRequest)", () => {
     expect(d.events[0].message).to.contain("config.weft.io/proxy-uid");
   });
 
+  it("ignores the ephemeralcontainers subresource", async () => {
+    const pod = testPod();
+    const req = new PeprMutateRequest(
+      admission(pod as never, POD_GVK, {
+        namespace: "shop",
+        subResource: "ephemeralcontainers",
+      } as never) as never,
+    );
+    const d = deps({ "weft.io/inject": "enabled" });
+    await mutatePod(req as never, d);
+    expect(req.Raw.spec!.initContainers).to.equal(undefined);
+    expect(d.events).to.deep.equal([]);
+  });
+
   it("fails open when its inputs cannot be read", async () => {
     const req = request(testPod());
     const d = deps({}, { context: async () => Promise.reject(new Error("apiserver unreachable")) });

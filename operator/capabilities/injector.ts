@@ -27,6 +27,8 @@ export async function mutatePod(
   const emit = (e: Omit<PodEvent, "namespace" | "pod">): void => {
     if (req.PermitSideEffects) deps.emit({ ...e, namespace: nsName, pod });
   };
+  // kubectl debug adds ephemeral containers through a subresource: nothing to inject there.
+  if (req.Request.subResource) return;
   try {
     const [ns, ctx] = await Promise.all([deps.namespace(nsName), deps.context()]);
     const d = decideInjection(pod, nsName, ns, ctx);
