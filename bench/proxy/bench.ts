@@ -57,8 +57,18 @@ const TARGETS: Target[] = [
     name: "weft",
     port: PORTS.weft.out,
     start: () => [
-      start("weft-in", WEFT_BIN, [], weftHopEnv("in", PORTS.weft.in, PORTS.backend, 18191)),
-      start("weft-out", WEFT_BIN, [], weftHopEnv("out", PORTS.weft.out, PORTS.weft.in, 18193)),
+      start(
+        "weft-in",
+        WEFT_BIN,
+        [],
+        weftHopEnv("in", PORTS.weft.in, PORTS.backend, PORTS.weftAdmin),
+      ),
+      start(
+        "weft-out",
+        WEFT_BIN,
+        [],
+        weftHopEnv("out", PORTS.weft.out, PORTS.weft.in, PORTS.weftAdmin + 2),
+      ),
     ],
   },
   {
@@ -155,13 +165,13 @@ async function runH2(dir: string): Promise<H2Row[]> {
           "weft-in",
           WEFT_BIN,
           [],
-          weftHopEnv("in", PORTS.weft.in + 50, PORTS.backendH2, 18195),
+          weftHopEnv("in", PORTS.weft.in + 50, PORTS.backendH2, PORTS.weftAdmin + 4),
         ),
         start(
           "weft-out",
           WEFT_BIN,
           [],
-          weftHopEnv("out", PORTS.weft.out + 50, PORTS.weft.in + 50, 18197),
+          weftHopEnv("out", PORTS.weft.out + 50, PORTS.weft.in + 50, PORTS.weftAdmin + 6),
         ),
       ],
     },
@@ -287,7 +297,8 @@ async function main(): Promise<void> {
   ]) {
     if (!(await portFree(p))) busy.push(p);
   }
-  if (busy.length) throw new Error(`ports in use on 127.0.0.1: ${busy.join(", ")}`);
+  if (busy.length)
+    throw new Error(`ports in use on 127.0.0.1: ${busy.join(", ")} (set BENCH_PORT_BASE)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-bench-"));
   fs.writeFileSync(path.join(dir, "16k.bin"), Buffer.alloc(16 * 1024, 120));
   const backend = nginxProc(dir, "backend", backendNginx(dir));

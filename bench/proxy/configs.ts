@@ -1,12 +1,16 @@
 // Configurations for the peers Weft is measured against. Every listener is on 127.0.0.1; every
 // proxy is one single-threaded process, as a Weft proxy is.
 
+const BASE = Number(process.env.BENCH_PORT_BASE ?? 38000);
+
+/** Every port the benchmark listens on, from BENCH_PORT_BASE (default 38000) up to base + 1400. */
 export const PORTS = {
-  backend: 18080,
-  backendH2: 18081,
-  weft: { out: 18140, in: 18143 },
-  haproxy: { out: 18240, in: 18243 },
-  nginx: { out: 18340, in: 18343 },
+  backend: BASE + 80,
+  backendH2: BASE + 81,
+  weft: { out: BASE + 140, in: BASE + 143 },
+  weftAdmin: BASE + 191,
+  haproxy: { out: BASE + 240, in: BASE + 243 },
+  nginx: { out: BASE + 340, in: BASE + 343 },
 };
 
 export const SMALL_BODY = "hello, world\n"; // 13 bytes

@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import * as readline from "node:readline";
 
 function exec(cmd: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -61,6 +62,7 @@ export function vegeta(bin: string, url: string, rate: number, seconds: number):
         "-timeout=5s",
         "-keepalive=true",
         "-max-workers=2000",
+        "-max-body=0",
       ],
       {
         stdio: ["pipe", "pipe", "inherit"],
@@ -69,30 +71,27 @@ export function vegeta(bin: string, url: string, rate: number, seconds: number):
     const encode = spawn(bin, ["encode", "--to", "csv"], { stdio: ["pipe", "pipe", "inherit"] });
     attack.stdout.pipe(encode.stdin);
     attack.stdin.end(`GET ${url}\n`);
-    let csv = "";
-    encode.stdout.setEncoding("utf8");
-    encode.stdout.on("data", (d) => (csv += d));
+    // Streamed line by line: only status and latency are kept, never the CSV itself.
+    const lat: number[] = [];
+    let errors = 0;
+    readline.createInterface({ input: encode.stdout }).on("line", (line) => {
+      const cols = line.split(",");
+      lat.push(Number(cols[2]) / 1e6);
+      if (cols[1] !== "200") errors++;
+    });
     const kill = setTimeout(
       () => (attack.kill("SIGKILL"), encode.kill("SIGKILL")),
       (seconds + 30) * 1000,
     );
     encode.on("error", reject);
-    encode.on("exit", () => {
+    encode.on("close", () => {
       clearTimeout(kill);
-      resolve(summarize(csv, rate, seconds));
+      resolve(summarize(lat, errors, rate, seconds));
     });
   });
 }
 
-export function summarize(csv: string, rate: number, seconds: number): Latency {
-  const lat: number[] = [];
-  let errors = 0;
-  for (const line of csv.split("\n")) {
-    if (!line) continue;
-    const cols = line.split(",");
-    lat.push(Number(cols[2]) / 1e6);
-    if (cols[1] !== "200") errors++;
-  }
+export function summarize(lat: number[], errors: number, rate: number, seconds: number): Latency {
   lat.sort((a, b) => a - b);
   return {
     rate,
