@@ -82,11 +82,11 @@ const identity = obj(
     default: {},
     "x-kubernetes-validations": [
       {
-        rule: "duration(self.issuanceLifetime) >= duration('1m') && duration(self.issuanceLifetime) <= duration('8760h')",
+        rule: "!has(self.issuanceLifetime) || (duration(self.issuanceLifetime) >= duration('1m') && duration(self.issuanceLifetime) <= duration('8760h'))",
         message: "identity.issuanceLifetime must be between 1m and 8760h (one year)",
       },
       {
-        rule: "duration(self.clockSkewAllowance) < duration(self.issuanceLifetime)",
+        rule: "!has(self.clockSkewAllowance) || !has(self.issuanceLifetime) || duration(self.clockSkewAllowance) < duration(self.issuanceLifetime)",
         message: "identity.clockSkewAllowance must be shorter than identity.issuanceLifetime",
       },
     ],
@@ -256,7 +256,7 @@ export const meshCrd = crd({
       properties: {
         apiVersion: str("The versioned schema of this object (weft.io/v1alpha1)."),
         kind: str("Mesh."),
-        metadata: { type: "object", description: "Standard object metadata." },
+        metadata: { type: "object" }, // the API server owns metadata's schema
         spec,
         status,
       },

@@ -67,10 +67,12 @@ export function duration(description: string, extra: Extra = {}): Schema {
 }
 
 export function quantity(description: string): Schema {
+  // The one anyOf shape structural schemas allow; the pattern applies to the string form.
   return {
     description,
     "x-kubernetes-int-or-string": true,
-    anyOf: [{ type: "integer" }, { type: "string", pattern: QUANTITY_PATTERN }],
+    anyOf: [{ type: "integer" }, { type: "string" }],
+    pattern: QUANTITY_PATTERN,
   };
 }
 

@@ -30,8 +30,14 @@ function requestMatch(depth: number): Schema {
   };
   if (depth > 1) {
     const inner = requestMatch(depth - 1);
-    props.all = arr("Matches when every one of these matches.", inner, { minItems: 1 });
-    props.any = arr("Matches when at least one of these matches.", inner, { minItems: 1 });
+    props.all = arr("Matches when every one of these matches.", inner, {
+      minItems: 1,
+      maxItems: MAX_NESTED,
+    });
+    props.any = arr("Matches when at least one of these matches.", inner, {
+      minItems: 1,
+      maxItems: MAX_NESTED,
+    });
     props.not = { ...inner, description: "Matches when this does not." };
   }
   // minProperties: an empty condition would match everything by accident.
@@ -40,7 +46,25 @@ function requestMatch(depth: number): Schema {
   });
 }
 
+// Array bounds keep the API server's CEL cost estimate within its budget.
+const MAX_ROUTES = 100;
+const MAX_CLASSES = 16;
+const MAX_NESTED = 8;
+
 function responseMatch(depth: number): Schema {
+  // max >= min is a CEL rule at the top level only: at every nesting level its estimated cost
+  // would exceed the API server's budget. The validating webhook checks the nested ones.
+  const rangeRule =
+    depth === MATCH_DEPTH
+      ? {
+          "x-kubernetes-validations": [
+            {
+              rule: "!has(self.min) || !has(self.max) || self.max >= self.min",
+              message: "status.max must be >= status.min",
+            },
+          ],
+        }
+      : {};
   const props: Record<string, Schema> = {
     status: obj(
       "The response status must fall in this inclusive range.",
@@ -48,20 +72,19 @@ function responseMatch(depth: number): Schema {
         min: int("The lowest status that matches.", { minimum: 100, maximum: 599 }),
         max: int("The highest status that matches.", { minimum: 100, maximum: 599 }),
       },
-      {
-        "x-kubernetes-validations": [
-          {
-            rule: "!has(self.min) || !has(self.max) || self.max >= self.min",
-            message: "status.max must be >= status.min",
-          },
-        ],
-      },
+      rangeRule,
     ),
   };
   if (depth > 1) {
     const inner = responseMatch(depth - 1);
-    props.all = arr("Matches when every one of these matches.", inner, { minItems: 1 });
-    props.any = arr("Matches when at least one of these matches.", inner, { minItems: 1 });
+    props.all = arr("Matches when every one of these matches.", inner, {
+      minItems: 1,
+      maxItems: MAX_NESTED,
+    });
+    props.any = arr("Matches when at least one of these matches.", inner, {
+      minItems: 1,
+      maxItems: MAX_NESTED,
+    });
     props.not = { ...inner, description: "Matches when this does not." };
   }
   return obj("A condition on the response. Not empty.", props, { minProperties: 1 });
@@ -87,6 +110,7 @@ const route = obj(
         },
         { required: ["condition"] },
       ),
+      { maxItems: MAX_CLASSES },
     ),
     isRetryable: bool(
       "Whether failed requests of this route may be retried (within the retry budget).",
@@ -129,6 +153,7 @@ const dstOverride = obj(
 const spec = obj("Per-route behaviour of requests to the service this profile is named after.", {
   routes: arr("The service's routes, matched in order.", route, {
     "x-kubernetes-list-type": "atomic",
+    maxItems: MAX_ROUTES,
   }),
   retryBudget,
   dstOverrides: arr("Where to send this service's traffic instead, by weight.", dstOverride),
@@ -167,7 +192,7 @@ export const serviceProfileCrd = crd({
       properties: {
         apiVersion: str("The versioned schema of this object (weft.io/v1alpha2)."),
         kind: str("ServiceProfile."),
-        metadata: { type: "object", description: "Standard object metadata." },
+        metadata: { type: "object" }, // the API server owns metadata's schema
         spec,
         status,
       },
