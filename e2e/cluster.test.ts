@@ -7,18 +7,22 @@
 //   npx mocha --no-config --require tsx/cjs --timeout 180000 e2e/cluster.test.ts
 import { expect } from "chai";
 import http from "node:http";
+import path from "node:path";
 import {
   apply,
   createNamespace,
   getJson,
   kubectl,
   kubectlBackground,
+  kubeconfigPath,
   kubectlOk,
   pinnedKubernetesVersion,
+  repoRoot,
   waitFor,
   waitForOutput,
 } from "./lib/cluster";
 import { selfSignedCert, startWebhook, type WebhookServer } from "./lib/webhook";
+import { canCreateOutsideHost, createOutsideHost, guardDrops, localPodCidr } from "./lib/outside";
 
 const IMAGE = "docker.io/weft/testapp:1";
 
@@ -473,5 +477,29 @@ webhooks:
 
     const wrongAudience = await review("someone-else");
     expect(wrongAudience.authenticated ?? false).to.equal(false);
+  });
+
+  it("drops pod traffic to an address outside the cluster that this host itself reaches", async function () {
+    // Needs the local cluster (its FORWARD guard) and root to stand up the "outside" namespace.
+    const local = kubeconfigPath() === path.join(repoRoot, ".cluster", "kubeconfig");
+    if (!local || !canCreateOutsideHost()) this.skip();
+    await apply(sleeperYaml("prober"), ns);
+    await waitPodReady(ns, "prober");
+    const outside = createOutsideHost();
+    try {
+      const url = `http://${outside.address}:${outside.port}/`;
+      await waitFor(
+        "the outside host to answer this host",
+        async () => ((await httpGet(url)).trim() === "outside" ? true : undefined),
+        10_000,
+      );
+      const podCidr = localPodCidr(repoRoot);
+      const before = guardDrops(podCidr);
+      const seen = await fetchFromPod(ns, "prober", url, 1);
+      expect([...seen]).to.deep.equal(["FAILED"]);
+      expect(guardDrops(podCidr)).to.be.greaterThan(before);
+    } finally {
+      outside.remove();
+    }
   });
 });

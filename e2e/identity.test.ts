@@ -30,6 +30,8 @@ import { grpcCertifyTransport } from "../proxy/identity/transport";
 
 const IMAGE = "docker.io/weft/testapp:1";
 const AUDIENCE = "identity.weft.io";
+const SERVICE_IDENTITY =
+  "weft-identity.weft-system.serviceaccount.identity.weft-system.cluster.local";
 
 function idFor(sa: string, ns: string): string {
   return `${sa}.${ns}.serviceaccount.identity.weft-system.cluster.local`;
@@ -122,6 +124,8 @@ describe("identity against the cluster's API server (e2e)", function () {
   let kube: Kube;
   let service: IdentityService | undefined;
   let first: GeneratedTrust;
+  /** What proxies trust; the service's TLS certificate is checked against it. */
+  let anchors = "";
   const dir = mkdtempSync(path.join(tmpdir(), "weft-e2e-identity-"));
 
   before(async function () {
@@ -136,7 +140,15 @@ describe("identity against the cluster's API server (e2e)", function () {
     await kubectlOk(["-n", ns, "create", "serviceaccount", "db"]);
     kube = await connectKube(kubeconfigPath());
     first = await generateTrust();
+    anchors = first.trustAnchorsPem;
   });
+
+  function transport(): ReturnType<typeof grpcCertifyTransport> {
+    return grpcCertifyTransport(`127.0.0.1:${service!.port}`, {
+      serverName: SERVICE_IDENTITY,
+      anchorsPem: anchors,
+    });
+  }
 
   after(async () => {
     await service?.stop();
@@ -144,7 +156,7 @@ describe("identity against the cluster's API server (e2e)", function () {
   });
 
   async function certify(identity: string, token: string): Promise<grpc.status | "OK"> {
-    const transport = grpcCertifyTransport(`127.0.0.1:${service!.port}`);
+    const client = transport();
     try {
       const csr = (await generateLocalKey(identity)).csrDer;
       await transport.certify({
@@ -317,7 +329,8 @@ describe("identity against the cluster's API server (e2e)", function () {
 
   it("reloads a new issuer from the Secret without restart (anchors bundle first)", async () => {
     const next = await generateTrust();
-    await apply(anchorsManifest(ns, first.trustAnchorsPem + next.trustAnchorsPem));
+    anchors = first.trustAnchorsPem + next.trustAnchorsPem;
+    await apply(anchorsManifest(ns, anchors));
     await apply(secretManifest(ns, next));
     const nextIssuer = new X509Certificate(next.issuerSecretData["tls.crt"]);
     await waitFor(
@@ -326,14 +339,14 @@ describe("identity against the cluster's API server (e2e)", function () {
       30_000,
       200,
     );
-    const transport = grpcCertifyTransport(`127.0.0.1:${service!.port}`);
+    const client = transport();
     const csr = (await generateLocalKey(idFor("web", ns))).csrDer;
-    const res = await transport.certify({
+    const res = await client.certify({
       identity: idFor("web", ns),
       token: Buffer.from(await token("web")),
       certificateSigningRequest: csr,
     });
-    transport.close();
+    client.close();
     expect(new X509Certificate(res.leafCertificate).checkIssued(nextIssuer)).to.equal(true);
   });
 
