@@ -17,6 +17,21 @@ import {
 
 export const MATCH_DEPTH = 3;
 
+// Array bounds keep the API server's CEL cost estimate within its budget.
+const MAX_ROUTES = 100;
+const MAX_CLASSES = 16;
+const MAX_NESTED = 8;
+
+/** all / any / not over a match one level down. */
+function combinators(inner: Schema): Record<string, Schema> {
+  const bounds = { minItems: 1, maxItems: MAX_NESTED };
+  return {
+    all: arr("Matches when every one of these matches.", inner, bounds),
+    any: arr("Matches when at least one of these matches.", inner, bounds),
+    not: { ...inner, description: "Matches when this does not." },
+  };
+}
+
 function requestMatch(depth: number): Schema {
   const props: Record<string, Schema> = {
     method: str("The HTTP method the request must have (upper case).", {
@@ -28,28 +43,12 @@ function requestMatch(depth: number): Schema {
       { minLength: 1 },
     ),
   };
-  if (depth > 1) {
-    const inner = requestMatch(depth - 1);
-    props.all = arr("Matches when every one of these matches.", inner, {
-      minItems: 1,
-      maxItems: MAX_NESTED,
-    });
-    props.any = arr("Matches when at least one of these matches.", inner, {
-      minItems: 1,
-      maxItems: MAX_NESTED,
-    });
-    props.not = { ...inner, description: "Matches when this does not." };
-  }
+  if (depth > 1) Object.assign(props, combinators(requestMatch(depth - 1)));
   // minProperties: an empty condition would match everything by accident.
   return obj("A condition on the request; several fields set must all hold. Not empty.", props, {
     minProperties: 1,
   });
 }
-
-// Array bounds keep the API server's CEL cost estimate within its budget.
-const MAX_ROUTES = 100;
-const MAX_CLASSES = 16;
-const MAX_NESTED = 8;
 
 function responseMatch(depth: number): Schema {
   // max >= min is a CEL rule at the top level only: at every nesting level its estimated cost
@@ -75,18 +74,7 @@ function responseMatch(depth: number): Schema {
       rangeRule,
     ),
   };
-  if (depth > 1) {
-    const inner = responseMatch(depth - 1);
-    props.all = arr("Matches when every one of these matches.", inner, {
-      minItems: 1,
-      maxItems: MAX_NESTED,
-    });
-    props.any = arr("Matches when at least one of these matches.", inner, {
-      minItems: 1,
-      maxItems: MAX_NESTED,
-    });
-    props.not = { ...inner, description: "Matches when this does not." };
-  }
+  if (depth > 1) Object.assign(props, combinators(responseMatch(depth - 1)));
   return obj("A condition on the response. Not empty.", props, { minProperties: 1 });
 }
 
