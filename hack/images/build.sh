@@ -32,7 +32,7 @@ spec_key() {
 
 # build_one NAME: runs in a subshell so one spec's variables never leak into the next.
 build_one() (
-  local name=$1 rootfs key archive ref
+  local name=$1 rootfs key archive ref tmp
   IMAGE_INPUTS=()
   source "$IMAGES_SRC/$name.sh"
   ref="docker.io/weft/$IMAGE_NAME:$IMAGE_TAG"
@@ -43,10 +43,11 @@ build_one() (
   else
     log "building image $ref"
     rootfs="$(mktemp -d)"
+    tmp="$(mktemp "$archive.XXXXXX")"
     fill_rootfs "$rootfs"
-    oci_archive "$rootfs" "$ref" "$archive.tmp"
+    oci_archive "$rootfs" "$ref" "$tmp"
     rm -rf "$rootfs"
-    mv "$archive.tmp" "$archive"
+    mv "$tmp" "$archive"
     echo "$key" >"$archive.key"
     log "  $archive ($(du -h "$archive" | cut -f1))"
   fi
