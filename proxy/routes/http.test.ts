@@ -107,6 +107,7 @@ describe("outbound HTTP: discovery + routes + P2C (loopback)", function () {
   let discovery: Discovery;
   let outbound: OutboundHttp;
   let front: http.Server;
+  let registry: Registry;
   let frontPort: number;
   const backends: Backend[] = [];
   const HOST = "web.shop.svc.cluster.local";
@@ -115,9 +116,10 @@ describe("outbound HTTP: discovery + routes + P2C (loopback)", function () {
     feed = new FeedWatchSource();
     dest = await startDestination({ ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" }, feed);
     discovery = new Discovery({ address: `127.0.0.1:${dest.port}`, contextToken: '{"ns":"shop"}' });
+    registry = new Registry();
     outbound = new OutboundHttp({
       discovery,
-      metrics: new RouteMetricFamilies(new Registry()),
+      metrics: new RouteMetricFamilies(registry),
       balancer: { failfastMs: 300 },
     });
     front = http.createServer(
@@ -171,6 +173,11 @@ describe("outbound HTTP: discovery + routes + P2C (loopback)", function () {
     }, 100);
     const results = await running;
     expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
+    const text = await registry.metrics();
+    expect(text).to.match(
+      /route_request_total\{direction="outbound",dst="web.shop.svc.cluster.local:80",rt_route="root",dst_namespace="shop",dst_service="web"\} \d+/,
+    );
+    expect(text).to.match(/route_actual_request_total\{[^}]*rt_route="root"[^}]*\} \d+/);
   });
 
   it("answers 504 at the route timeout", async () => {

@@ -99,13 +99,28 @@ class LogicalService {
     r.on("profile", () => r.profile && this.setProfile(compileProfile(r.profile)));
   }
 
+  /** Route metrics of `route`, with dst_* labels from the destination's set-level labels once known. */
   scope(route: string): RouteScope {
-    let s = this.scopes.get(route);
+    const labels = this.setLabels();
+    const key = `${route}|${labels.namespace ?? ""}|${labels.service ?? ""}`;
+    let s = this.scopes.get(key);
     if (!s) {
-      s = this.metrics.scope({ direction: "outbound", dst: this.authority, rt_route: route });
-      this.scopes.set(route, s);
+      s = this.metrics.scope(
+        { direction: "outbound", dst: this.authority, rt_route: route },
+        labels,
+      );
+      this.scopes.set(key, s);
     }
     return s;
+  }
+
+  private setLabels(): Record<string, string> {
+    const state = this.primary.handle.resolution.endpoints;
+    if (state.kind !== "endpoints") return {};
+    const first = state.endpoints.values().next().value;
+    return first
+      ? { namespace: first.labels.namespace ?? "", service: first.labels.service ?? "" }
+      : {};
   }
 
   close(): void {

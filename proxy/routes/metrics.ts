@@ -12,6 +12,8 @@ export const LATENCY_BUCKETS_MS = [
 ];
 
 const BASE = ["direction", "dst", "rt_route"];
+/** The destination's set-level labels (namespace, service), prefixed dst_. */
+export const DEFAULT_DST_LABELS: readonly string[] = ["dst_namespace", "dst_service"];
 const RESPONSE = ["status_code", "classification", "error"];
 
 /** The label values of one route on one destination. */
@@ -41,7 +43,7 @@ export class RouteMetricFamilies {
   /** `dstLabels` are the dst_* label names this registry carries (fixed when families are made). */
   constructor(
     registry: Registry,
-    readonly dstLabels: readonly string[] = [],
+    readonly dstLabels: readonly string[] = DEFAULT_DST_LABELS,
   ) {
     const base = [...BASE, ...dstLabels];
     const registers = [registry];
