@@ -47,6 +47,7 @@ build_one() (
     fill_rootfs "$rootfs"
     oci_archive "$rootfs" "$ref" "$tmp"
     rm -rf "$rootfs"
+    chmod 644 "$tmp"
     mv "$tmp" "$archive"
     echo "$key" >"$archive.key"
     log "  $archive ($(du -h "$archive" | cut -f1))"
