@@ -59,7 +59,11 @@ export class KubernetesWatchSource implements WatchSource {
       w.events.on(WatchEvent.LIST_ERROR, (err: unknown) => this.onError(k, err));
       this.watchers.push(w);
     }
-    await Promise.all(watchers.map(({ w }) => w.start()));
+    // A kind that cannot be watched (e.g. the ServiceProfile CRD is not installed yet) is
+    // reported and retried by the watcher; the other kinds are served meanwhile.
+    await Promise.all(
+      watchers.map(({ k, w }) => w.start().catch((err: unknown) => this.onError(k, err))),
+    );
   }
 
   stop(): void {
