@@ -95,7 +95,7 @@ export function parsePortList(value: string | undefined): number[] | undefined {
 interface RawService {
   spec?: {
     clusterIP?: string;
-    ports?: { name?: string; port: number; targetPort?: number | string }[];
+    ports?: { name?: string; port: number; targetPort?: number | string; protocol?: string }[];
   };
 }
 
@@ -108,11 +108,14 @@ export function serviceFromObject(obj: KubernetesObject): ServiceModel {
     name: m.name ?? "",
     clusterIP,
     headless: clusterIP === "None",
-    ports: (spec.ports ?? []).map((p) => ({
-      name: p.name ?? "",
-      port: p.port,
-      targetPort: p.targetPort ?? p.port,
-    })),
+    // Only TCP ports are proxied (a UDP port may share the number, as kube-dns's 53 does).
+    ports: (spec.ports ?? [])
+      .filter((p) => (p.protocol ?? "TCP") === "TCP")
+      .map((p) => ({
+        name: p.name ?? "",
+        port: p.port,
+        targetPort: p.targetPort ?? p.port,
+      })),
     opaquePorts: parsePortList(m.annotations?.[OPAQUE_PORTS_ANNOTATION]),
   };
 }

@@ -135,6 +135,16 @@ describe("destination translation", () => {
     expect(db.protocolHint?.opaqueTransport?.inboundPort).to.equal(4143);
   });
 
+  it("serves the TCP port when a UDP port shares its number", () => {
+    const svc = serviceFromObject(
+      serviceObject("kube-system", "kube-dns", [
+        { name: "dns", port: 53, protocol: "UDP" } as { port: number },
+        { name: "dns-tcp", port: 53 },
+      ]),
+    );
+    expect(svc.ports.map((p) => p.name)).to.deep.equal(["dns-tcp"]);
+  });
+
   it("gives unmeshed pods no identity and no hint", () => {
     const pod = podFromObject(podObject("shop", "web-1", "10.0.0.1"));
     const svc = serviceFromObject(serviceObject("shop", "web", [{ name: "http", port: 80 }]));
