@@ -3,11 +3,20 @@
 
 PAUSE_IMAGE=docker.io/weft/pause:3.10
 
+# write_if_changed FILE: replaces FILE with stdin only when the content differs, because
+# kube-proxy exits when its configuration file changes, even to the same bytes.
+write_if_changed() {
+  local tmp
+  tmp="$(mktemp "$1.XXXXXX")"
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod 644 "$tmp" && mv "$tmp" "$1"; fi
+}
+
 # containerd keeps its root, state, socket and plugins under the cluster directory, so it
 # never touches a system containerd; cgroupfs because the kubelet runs outside systemd.
 write_containerd_config() {
   mkdir -p "$CLUSTER_DIR/containerd" "$RUN_DIR/containerd"
-  cat >"$CLUSTER_DIR/containerd/config.toml" <<EOF
+  write_if_changed "$CLUSTER_DIR/containerd/config.toml" <<EOF
 version = 2
 root = "$CLUSTER_DIR/containerd/root"
 state = "$RUN_DIR/containerd/state"
@@ -59,7 +68,7 @@ EOF
 # host, and to nothing else (up.sh also installs a FORWARD guard).
 write_cni_config() {
   mkdir -p "$CLUSTER_DIR/cni/net.d" "$CLUSTER_DIR/cni/ipam"
-  cat >"$CLUSTER_DIR/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
+  write_if_changed "$CLUSTER_DIR/cni/net.d/10-$CNI_NETWORK.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "$CNI_NETWORK",
@@ -85,8 +94,8 @@ EOF
 
 write_kubelet_config() {
   mkdir -p "$CLUSTER_DIR/kubelet"
-  echo "nameserver $DNS_SVC_IP" >"$CLUSTER_DIR/kubelet/resolv.conf"
-  cat >"$CLUSTER_DIR/kubelet/config.yaml" <<EOF
+  echo "nameserver $DNS_SVC_IP" | write_if_changed "$CLUSTER_DIR/kubelet/resolv.conf"
+  write_if_changed "$CLUSTER_DIR/kubelet/config.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -122,7 +131,7 @@ EOF
 
 write_kube_proxy_config() {
   mkdir -p "$CLUSTER_DIR/kube-proxy"
-  cat >"$CLUSTER_DIR/kube-proxy/config.yaml" <<EOF
+  write_if_changed "$CLUSTER_DIR/kube-proxy/config.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
