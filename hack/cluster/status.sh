@@ -21,6 +21,23 @@ component_line() {
   fi
 }
 
+# The bridge and whether each guard chain is in place and first in its builtin chain.
+network_lines() {
+  local builtin guard state
+  echo "  bridge $BRIDGE: $(ip -br addr show "$BRIDGE" 2>/dev/null | awk '{print $2, $3}' || true)"
+  for builtin in FORWARD INPUT; do
+    guard="WEFT-$builtin"
+    if [[ "$(iptables -w -S "$builtin" 2>/dev/null | sed -n 2p)" == "-A $builtin -j $guard" ]]; then
+      state="first in $builtin"
+    elif iptables -w -C "$builtin" -j "$guard" 2>/dev/null; then
+      state="in $builtin, not first"
+    else
+      state="missing"
+    fi
+    echo "  guard $guard: $state"
+  done
+}
+
 node_conditions() {
   kubectl_ get node "$NODE_NAME" \
     -o jsonpath='{range .status.conditions[*]}  {.type}={.status} ({.reason}){"\n"}{end}' 2>/dev/null ||
@@ -32,6 +49,8 @@ main() {
   [[ -d $CLUSTER_DIR ]] || { echo "no local cluster ($CLUSTER_DIR does not exist)"; exit 1; }
   echo "components ($(k8s_version)):"
   for name in "${COMPONENTS[@]}"; do component_line "$name" || down=1; done
+  echo "network (pods $POD_CIDR, services $SERVICE_CIDR):"
+  network_lines
   echo "node $NODE_NAME:"
   node_conditions
   echo "system pods:"
