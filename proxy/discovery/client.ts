@@ -73,6 +73,8 @@ export class Resolution extends EventEmitter {
   profile: DestinationProfile | undefined;
   /** Whether the Get stream is currently connected (the last state is kept when it is not). */
   connected = false;
+  /** A lookup already waited out the first answer; later lookups do not wait again. */
+  waitedOut = false;
   refs = 0;
   idleTimer: NodeJS.Timeout | undefined;
   private readonly streams: { close(): void }[] = [];

@@ -62,6 +62,22 @@ describe("discovery behind the routing seam", function () {
     await dest.stop();
   });
 
+  it("falls back to the original destination at once after one lookup waited out an unreachable control plane", async () => {
+    const down = new Discovery({ address: "127.0.0.1:1", contextToken: "" });
+    const r = new DiscoveryResolver({ discovery: down, waitMs: 150 });
+    const target = { direction: "outbound" as const, address: "10.96.0.30", port: 80 };
+    let t0 = performance.now();
+    expect((await r.resolve(target)).endpoints).to.deep.equal([
+      { address: "10.96.0.30", port: 80 },
+    ]);
+    expect(performance.now() - t0).to.be.within(100, 1000);
+    t0 = performance.now();
+    await r.resolve(target);
+    expect(performance.now() - t0).to.be.lessThan(50);
+    r.close();
+    down.close();
+  });
+
   it("derives the path from a cluster authority, else the address", () => {
     const t = { direction: "outbound" as const, address: "10.96.0.30", port: 80 };
     expect(

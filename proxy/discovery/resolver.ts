@@ -71,8 +71,10 @@ export class DiscoveryResolver implements Resolver {
     const path = discoveryPath(target, this.options.clusterDomain ?? "cluster.local");
     const handle = this.options.discovery.acquire(path);
     try {
-      await handle.resolution.waitForEndpoints(this.options.waitMs ?? 1000);
-      return this.endpointsOf(path, handle.resolution.endpoints, target);
+      const r = handle.resolution;
+      if (!r.waitedOut && !(await r.waitForEndpoints(this.options.waitMs ?? 1000)))
+        r.waitedOut = true;
+      return this.endpointsOf(path, r.endpoints, target);
     } finally {
       handle.release();
     }
