@@ -234,7 +234,8 @@ export class OutboundHttp {
     }
     const head = { method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0] };
     const route = matchRoute(svc.profile.routes, head) ?? DEFAULT_ROUTE;
-    const body = await captureBody(req);
+    const body = await captureBody(req).catch(() => undefined);
+    if (!body) return void res.destroy();
     const routed = await routeRequest<HttpAttempt>({
       route,
       budget: svc.budget,
