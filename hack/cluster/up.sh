@@ -34,7 +34,7 @@ ensure_binaries() {
 
 # start NAME COMMAND...: runs a component in its own session, logging to logs/NAME.log.
 start() {
-  local name=$1
+  local name=$1 pid
   shift
   if pid="$(pid_of "$name")"; then
     log "$name already running (pid $pid)"
