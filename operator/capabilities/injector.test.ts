@@ -83,7 +83,7 @@ describe("mutatePod (PeprMutateRequest)", () => {
     );
     const d = deps({ "weft.io/inject": "enabled" });
     await mutatePod(req as never, d);
-    expect(req.Raw.spec!.initContainers).to.equal(undefined);
+    expect((req.Raw as V1Pod).spec!.initContainers).to.equal(undefined);
     expect(d.events).to.deep.equal([]);
   });
 

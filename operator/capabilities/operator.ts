@@ -26,14 +26,16 @@ export const Weft = new Capability({
 
 const { When } = Weft;
 
-/** A value cached for `ttlMs`, refreshed on demand. */
-function cached<T>(ttlMs: number, load: () => Promise<T>): () => Promise<T> {
-  let value: { at: number; v: Promise<T> } | undefined;
+/** A value cached for `ttlMs(value)`, refreshed on demand. */
+function cached<T>(ttlMs: number | ((v: T) => number), load: () => Promise<T>): () => Promise<T> {
+  let value: { at: number; v: Promise<T>; ttl: number } | undefined;
+  const ttlOf = (v: T): number => (typeof ttlMs === "number" ? ttlMs : ttlMs(v));
   return () => {
-    if (!value || Date.now() - value.at > ttlMs) {
+    if (!value || Date.now() - value.at > value.ttl) {
       const v = load();
-      value = { at: Date.now(), v };
-      v.catch(() => (value = undefined));
+      const entry = { at: Date.now(), v, ttl: Number.POSITIVE_INFINITY };
+      value = entry;
+      v.then((resolved) => (entry.ttl = ttlOf(resolved))).catch(() => (value = undefined));
     }
     return value.v;
   };
@@ -56,27 +58,27 @@ const nativeSidecars = cached(3600_000, async () => {
   }
 });
 
-const injectContext = cached<InjectContext>(5000, async () => {
-  const mesh = await currentMesh();
-  const cmName = mesh?.spec?.identity?.issuer?.trustAnchorsConfigMap ?? names.TRUST_ROOTS_CM;
-  const cm = await K8s(kind.ConfigMap)
-    .InNamespace(names.NS)
-    .Get(cmName)
-    .catch(() => undefined);
-  const anchorsPem = cm?.data?.[names.TRUST_ROOTS_KEY];
-  const trust = { anchorsPem, sha256: anchorsPem ? trustRootSha256(anchorsPem) : undefined };
-  return contextFromMesh(mesh, trust, await nativeSidecars());
-});
+/** Cached 2 s; not at all while the Mesh has no trust anchors yet (it is coming up). */
+const injectContext = cached<InjectContext>(
+  (c) => (c.trustAnchorsPem ? 2000 : 0),
+  async () => {
+    const mesh = await currentMesh();
+    const cmName = mesh?.spec?.identity?.issuer?.trustAnchorsConfigMap ?? names.TRUST_ROOTS_CM;
+    const cm = await K8s(kind.ConfigMap)
+      .InNamespace(names.NS)
+      .Get(cmName)
+      .catch(() => undefined);
+    const anchorsPem = cm?.data?.[names.TRUST_ROOTS_KEY];
+    const trust = { anchorsPem, sha256: anchorsPem ? trustRootSha256(anchorsPem) : undefined };
+    return contextFromMesh(mesh, trust, await nativeSidecars());
+  },
+);
 
-const namespaces = new Map<string, () => Promise<V1Namespace | undefined>>();
+/** Read at every admission: a namespace annotated a moment ago must be honoured at once. */
 function namespaceOf(name: string): Promise<V1Namespace | undefined> {
-  if (!namespaces.has(name)) {
-    namespaces.set(
-      name,
-      cached(5000, () => K8s(kind.Namespace).Get(name)),
-    );
-  }
-  return namespaces.get(name)!().catch(() => undefined);
+  return K8s(kind.Namespace)
+    .Get(name)
+    .catch(() => undefined);
 }
 
 const injectorDeps = {
