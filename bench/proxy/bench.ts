@@ -322,6 +322,11 @@ async function main(): Promise<void> {
   }
 }
 
+process.on("uncaughtException", (err) => {
+  console.error(`bench: ${err.stack ?? err.message}`);
+  process.exit(1);
+});
+
 main().catch((err: Error) => {
   console.error(`bench: ${err.message}`);
   process.exit(1);

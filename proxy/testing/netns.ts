@@ -233,31 +233,28 @@ export type Support = { ok: true } | { ok: false; reason: string; kernel: boolea
  */
 export async function netnsSupport(): Promise<Support> {
   if (process.platform !== "linux") return { ok: false, reason: "not Linux", kernel: true };
-  if (process.getuid?.() !== 0)
+  if (process.getuid?.() !== 0) {
     return { ok: false, reason: "namespace tests need root", kernel: false };
-  for (const tool of ["ip", "iptables", "ip6tables", "setpriv"]) {
-    const r = await run("sh", ["-c", `command -v ${tool}`]);
-    if (r.code !== 0) return { ok: false, reason: `${tool} not found (make deps)`, kernel: false };
   }
+  for (const name of ["ip", "iptables", "ip6tables", "setpriv"]) {
+    if (!path.isAbsolute(tool(name))) {
+      return { ok: false, reason: `${name} not found (make deps)`, kernel: false };
+    }
+  }
+  return probeKernel();
+}
+
+/** Two namespaces, a veth between them and a nat table: what every namespace test needs. */
+async function probeKernel(): Promise<Support> {
   const lab = new NetnsLab();
   try {
-    const ns = await lab.create("probe").catch((e: Error) => {
-      throw Object.assign(e, { kernel: true });
-    });
-    const nat = await ns.exec("iptables", ["-t", "nat", "-S"]);
-    if (nat.code !== 0)
-      return {
-        ok: false,
-        reason: `iptables nat table unavailable: ${nat.stderr.trim()}`,
-        kernel: true,
-      };
-    return { ok: true };
+    const a = await lab.create("probe");
+    await lab.link(a, await lab.create("probe"));
+    const nat = await a.exec("iptables", ["-t", "nat", "-S"]);
+    if (nat.code === 0) return { ok: true };
+    return { ok: false, reason: `no iptables nat table: ${nat.stderr.trim()}`, kernel: true };
   } catch (err) {
-    return {
-      ok: false,
-      reason: `cannot create a network namespace: ${(err as Error).message}`,
-      kernel: true,
-    };
+    return { ok: false, reason: (err as Error).message, kernel: true };
   } finally {
     await lab.cleanup();
   }
