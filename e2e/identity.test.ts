@@ -159,7 +159,7 @@ describe("identity against the cluster's API server (e2e)", function () {
     const client = transport();
     try {
       const csr = (await generateLocalKey(identity)).csrDer;
-      await transport.certify({
+      await client.certify({
         identity,
         token: Buffer.from(token),
         certificateSigningRequest: csr,
@@ -168,7 +168,7 @@ describe("identity against the cluster's API server (e2e)", function () {
     } catch (err) {
       return (err as grpc.ServiceError).code;
     } finally {
-      transport.close();
+      client.close();
     }
   }
 
@@ -196,6 +196,8 @@ describe("identity against the cluster's API server (e2e)", function () {
       "127.0.0.1:0",
       "--admin-addr",
       "127.0.0.1:0",
+      "--service-identity",
+      SERVICE_IDENTITY,
     ]);
     service = await startIdentityService(args, kube, "weft-system");
     expect(await certify(idFor("web", ns), await token("web"))).to.equal(grpc.status.UNAVAILABLE);
@@ -255,17 +257,17 @@ describe("identity against the cluster's API server (e2e)", function () {
     const projected = await projectedToken(ns, "web");
     const tokenFile = path.join(dir, "web-token");
     writeFileSync(tokenFile, projected);
-    const transport = grpcCertifyTransport(`127.0.0.1:${service!.port}`);
+    const client = transport();
     const agent = new IdentityAgent({
       identity: idFor("web", ns),
       tokenFile,
-      anchorsPem: first.trustAnchorsPem,
-      transport,
+      anchorsPem: anchors,
+      transport: client,
     });
     await agent.start();
     const creds = await agent.firstCredentials();
     agent.stop();
-    transport.close();
+    client.close();
     const leaf = new X509Certificate(creds.certChainPem);
     expect(leaf.subjectAltName).to.equal(
       `DNS:web.${ns}.serviceaccount.identity.weft-system.cluster.local`,

@@ -481,3 +481,26 @@ export async function signLeaf(
 export function chainPem(leaf: SignedLeaf): string {
   return certificatesToPem([leaf.leafDer, ...leaf.intermediatesDer]);
 }
+
+export interface ServiceCertificate {
+  /** Leaf then intermediates, PEM. */
+  certChainPem: string;
+  keyPem: string;
+  validUntil: Date;
+}
+
+/** A fresh key and a leaf for a control-plane service's own identity (e.g. the identity service's TLS). */
+export async function issueServiceCertificate(
+  issuer: Issuer,
+  opts: LeafOptions,
+): Promise<ServiceCertificate> {
+  const keys = await newKeyPair();
+  const spki = new pkijs.PublicKeyInfo();
+  await spki.importKey(keys.publicKey as unknown as PkijsKey, engine);
+  const leaf = await signLeaf(issuer, spki, opts);
+  return {
+    certChainPem: chainPem(leaf),
+    keyPem: await exportKeyPem(keys.privateKey),
+    validUntil: leaf.validUntil,
+  };
+}

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { parseArgs, parseDuration } from "./main";
+import { parseArgs, parseDuration, serviceIdentityOf } from "./main";
 import { IdentityStartupError } from "./errors";
 
 describe("weft-controller identity arguments", () => {
@@ -14,6 +14,8 @@ describe("weft-controller identity arguments", () => {
       leafLifetimeMs: 24 * 3600_000,
       clockSkewMs: 20_000,
       kubeconfig: undefined,
+      serviceIdentity: "",
+      insecure: false,
     });
   });
 
@@ -32,6 +34,16 @@ describe("weft-controller identity arguments", () => {
       clockSkewMs: 500,
       kubeconfig: "/k",
     });
+  });
+
+  it("serves TLS as weft-identity unless --insecure", () => {
+    expect(serviceIdentityOf(parseArgs([]))).to.equal(
+      "weft-identity.weft-system.serviceaccount.identity.weft-system.cluster.local",
+    );
+    expect(serviceIdentityOf(parseArgs(["--service-identity=x.y"]))).to.equal("x.y");
+    expect(parseArgs(["--insecure"]).insecure).to.equal(true);
+    expect(parseArgs(["--insecure=false"]).insecure).to.equal(false);
+    expect(() => parseArgs(["--insecure=yes"])).to.throw(IdentityStartupError);
   });
 
   it("refuses unknown flags, missing values and bad durations", () => {

@@ -19,6 +19,7 @@ import {
   type Kube,
 } from "./kube";
 import { IdentityMetrics } from "./metrics";
+import { ServingCertificate } from "./self-tls";
 import { startIdentityServer } from "./server";
 
 export interface IdentityArgs {
@@ -31,6 +32,10 @@ export interface IdentityArgs {
   leafLifetimeMs: number;
   clockSkewMs: number;
   kubeconfig: string | undefined;
+  /** The service's own identity for its TLS; "" = `weft-identity.<ns>.serviceaccount.identity.<ns>.<trust-domain>`. */
+  serviceIdentity: string;
+  /** Serve plaintext gRPC (tests, or a mesh whose proxies have no WEFT_PROXY_IDENTITY_SVC_NAME). */
+  insecure: boolean;
 }
 
 const DEFAULTS: IdentityArgs = {
@@ -43,6 +48,8 @@ const DEFAULTS: IdentityArgs = {
   leafLifetimeMs: DEFAULT_LEAF_LIFETIME_MS,
   clockSkewMs: DEFAULT_CLOCK_SKEW_MS,
   kubeconfig: undefined,
+  serviceIdentity: "",
+  insecure: false,
 };
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -69,7 +76,22 @@ const FLAGS: Record<string, Setter> = {
   "leaf-lifetime": (a, v) => (a.leafLifetimeMs = parseDuration(v)),
   "clock-skew": (a, v) => (a.clockSkewMs = parseDuration(v)),
   kubeconfig: (a, v) => (a.kubeconfig = v),
+  "service-identity": (a, v) => (a.serviceIdentity = v),
+  insecure: (a, v) => (a.insecure = parseBool(v)),
 };
+
+function parseBool(v: string): boolean {
+  if (v === "true" || v === "false") return v === "true";
+  throw new IdentityStartupError(`--insecure takes true or false, got ${JSON.stringify(v)}`);
+}
+
+/** The identity the service's TLS certificate names. */
+export function serviceIdentityOf(a: IdentityArgs): string {
+  return (
+    a.serviceIdentity ||
+    `weft-identity.${a.namespace}.serviceaccount.identity.${a.namespace}.${a.trustDomain}`
+  );
+}
 
 /** `--flag=value` or `--flag value`; unknown flags are an error naming the known ones. */
 export function parseArgs(argv: string[]): IdentityArgs {
@@ -82,7 +104,7 @@ export function parseArgs(argv: string[]): IdentityArgs {
         `unknown argument ${argv[i]}; flags: ${Object.keys(FLAGS).join(", ")}`,
       );
     }
-    const value = m[2] ?? argv[++i];
+    const value = m[2] ?? (m[1] === "insecure" ? "true" : argv[++i]);
     if (value === undefined) throw new IdentityStartupError(`--${m[1]} needs a value`);
     setter(args, value);
   }
@@ -173,6 +195,9 @@ export async function startIdentityService(
   const events = apiEventSink(kube, "weft-identity", (err) =>
     log(`event not recorded: ${String(err)}`),
   );
+  const serving = a.insecure
+    ? undefined
+    : new ServingCertificate(serviceIdentityOf(a), a.leafLifetimeMs, log);
   let chain = Promise.resolve();
   const watch = watchIssuerSources(
     kube,
@@ -181,7 +206,9 @@ export async function startIdentityService(
     (sources) => {
       chain = chain
         .then(() => store.reload(sources))
-        .then((r) => reportReload(r, metrics, events, a));
+        .then((r) => reportReload(r, metrics, events, a))
+        .then(() => serving?.follow(store.current()))
+        .catch((err: unknown) => log(`issuer reload: ${String(err)}`));
     },
     (err) => log(`watch: ${String(err)}`),
   );
@@ -199,15 +226,18 @@ export async function startIdentityService(
       log,
     },
     a.addr,
+    serving?.credentials(),
   );
   const admin = await startAdmin(a.adminAddr, metrics, store);
-  log(`serving Identity on ${a.addr} (port ${grpcServer.port}), admin on ${a.adminAddr}`);
+  const mode = serving ? `TLS as ${serving.identity}` : "plaintext";
+  log(`serving Identity on ${a.addr} (port ${grpcServer.port}, ${mode}), admin on ${a.adminAddr}`);
   return {
     port: grpcServer.port,
     store,
     metrics,
     stop: async (): Promise<void> => {
       watch.stop();
+      serving?.stop();
       admin.close();
       await grpcServer.close();
     },

@@ -7,6 +7,7 @@ import { X509Certificate } from "node:crypto";
 import { generateTrust, loadIssuer, type Issuer } from "./ca";
 import type { TokenReviewResult } from "./certify";
 import { IdentityMetrics } from "./metrics";
+import { ServingCertificate } from "./self-tls";
 import { startIdentityServer, type RunningServer } from "./server";
 import { IdentityAgent } from "../../proxy/identity/agent";
 import { generateLocalKey } from "../../proxy/identity/csr";
@@ -131,5 +132,90 @@ describe("Certify over gRPC with the proxy's client (loopback)", function () {
     );
     expect(text).to.match(/identity_certify_rejections_total\{reason="issuer_not_loaded"\} 1/);
     expect(text).to.match(/identity_certify_rejections_total\{reason="csr_rejected"\} 1/);
+  });
+});
+
+describe("Certify over TLS with the service's own certificate (loopback)", function () {
+  const SVC = "weft-identity.weft-system.serviceaccount.identity.weft-system.cluster.local";
+  let trust: Awaited<ReturnType<typeof generateTrust>>;
+  let issuer: Issuer;
+  let serving: ServingCertificate;
+  let server: RunningServer;
+
+  before(async () => {
+    trust = await generateTrust();
+    issuer = await loadIssuer({
+      certPem: trust.issuerSecretData["tls.crt"],
+      keyPem: trust.issuerSecretData["tls.key"],
+      anchorsPem: trust.trustAnchorsPem,
+    });
+    serving = new ServingCertificate(SVC, 3600_000);
+    await serving.follow(issuer);
+    server = await startIdentityServer(
+      {
+        issuer: () => issuer,
+        review: async (token) => TOKENS[token] ?? { authenticated: false },
+        trustDomain: "cluster.local",
+        controlPlaneNamespace: "weft-system",
+        leafLifetimeMs: 3600_000,
+        clockSkewMs: 20_000,
+        now: () => new Date(),
+        metrics: new IdentityMetrics(),
+      },
+      "127.0.0.1:0",
+      serving.credentials(),
+    );
+  });
+  after(async () => {
+    serving.stop();
+    await server.close();
+  });
+
+  async function attempt(
+    tls: { serverName: string; anchorsPem: string } | undefined,
+  ): Promise<string> {
+    const transport = grpcCertifyTransport(`127.0.0.1:${server.port}`, tls, 3000);
+    try {
+      const csr = (await generateLocalKey(WEB)).csrDer;
+      await transport.certify({
+        identity: WEB,
+        token: Buffer.from("tok-web"),
+        certificateSigningRequest: csr,
+      });
+      return "OK";
+    } catch (err) {
+      return grpc.status[(err as grpc.ServiceError).code];
+    } finally {
+      transport.close();
+    }
+  }
+
+  it("answers a client that verifies the anchors and the service identity", async () => {
+    expect(await attempt({ serverName: SVC, anchorsPem: trust.trustAnchorsPem })).to.equal("OK");
+  });
+
+  it("is refused by a client expecting another name or trusting other anchors, and by plaintext", async () => {
+    const other = await generateTrust();
+    expect(
+      await attempt({
+        serverName: "other.ns.serviceaccount.identity.weft-system.cluster.local",
+        anchorsPem: trust.trustAnchorsPem,
+      }),
+    ).to.equal("UNAVAILABLE");
+    expect(await attempt({ serverName: SVC, anchorsPem: other.trustAnchorsPem })).to.equal(
+      "UNAVAILABLE",
+    );
+    expect(await attempt(undefined)).to.equal("UNAVAILABLE");
+  });
+
+  it("re-issues its certificate when the issuer changes, without rebinding", async () => {
+    const next = await generateTrust();
+    const nextIssuer = await loadIssuer({
+      certPem: next.issuerSecretData["tls.crt"],
+      keyPem: next.issuerSecretData["tls.key"],
+      anchorsPem: next.trustAnchorsPem,
+    });
+    await serving.follow(nextIssuer);
+    expect(await attempt({ serverName: SVC, anchorsPem: next.trustAnchorsPem })).to.equal("OK");
   });
 });

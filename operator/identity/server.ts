@@ -69,15 +69,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves Identity on `addr` (host:port; port 0 picks one), plaintext gRPC. */
+/** Serves Identity on `addr` (host:port; port 0 picks one); plaintext unless `credentials` say TLS. */
 export function startIdentityServer(
   opts: IdentityServiceOptions,
   addr: string,
+  credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(),
 ): Promise<RunningServer> {
   const server = new grpc.Server();
   server.addService(IdentityService, identityServiceImpl(opts));
   return new Promise((resolve, reject) => {
-    server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(addr, credentials, (err, port) => {
       if (err) return reject(err);
       resolve({
         port,

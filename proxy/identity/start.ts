@@ -34,7 +34,10 @@ export interface IdentityStartOptions {
   registerGate: (name: string) => ReadinessGate;
   /** Where identity_cert_* metrics go (the proxy's /metrics registry). */
   registry?: Registry;
-  /** Certify transport; default: gRPC to WEFT_PROXY_IDENTITY_SVC_ADDR. */
+  /**
+   * Certify transport; default: gRPC to WEFT_PROXY_IDENTITY_SVC_ADDR, over TLS checked against the
+   * anchors and WEFT_PROXY_IDENTITY_SVC_NAME when that is set, else plaintext.
+   */
   transport?: CertifyTransport;
   log?: (line: string) => void;
   /** Called with a reason label when inbound TLS is refused. */
@@ -92,7 +95,9 @@ export async function startProxyIdentity(
     return { seam: noTls(true), agent: undefined, refused, stop: () => undefined };
   }
   const s = identitySettings(config);
-  const transport = opts.transport ?? grpcCertifyTransport(s.svcAddr);
+  const svcName = config.identity.svcName;
+  const tls = svcName ? { serverName: svcName, anchorsPem: s.trustAnchors } : undefined;
+  const transport = opts.transport ?? grpcCertifyTransport(s.svcAddr, tls);
   const creds = new MtlsCredentials();
   const agent = new IdentityAgent({
     identity: s.localName,

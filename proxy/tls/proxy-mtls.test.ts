@@ -12,11 +12,13 @@ import type { Interception } from "../interception";
 import { generateTrust } from "../../operator/identity/ca";
 import { IssuerStore } from "../../operator/identity/issuer-store";
 import { IdentityMetrics } from "../../operator/identity/metrics";
+import { ServingCertificate } from "../../operator/identity/self-tls";
 import { startIdentityServer, type RunningServer } from "../../operator/identity/server";
 import { startProxyIdentity, type ProxyIdentity } from "../identity/start";
 
 const SRV = "srv.ns.serviceaccount.identity.weft-system.cluster.local";
 const CLI = "cli.ns.serviceaccount.identity.weft-system.cluster.local";
+const IDENTITY_SVC = "weft-identity.weft-system.serviceaccount.identity.weft-system.cluster.local";
 
 function fixedDst(port: number): Interception {
   return {
@@ -43,6 +45,7 @@ function get(port: number): Promise<{ status: number; body: string }> {
 describe("two proxies do mTLS end to end (in-process, loopback)", function () {
   this.timeout(20_000);
   let identity: RunningServer;
+  let serving: ServingCertificate;
   let anchors: string;
   let app: http.Server;
   let appPort: number;
@@ -55,6 +58,8 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
     anchors = trust.trustAnchorsPem;
     const store = new IssuerStore();
     await store.reload({ secretData: trust.issuerSecretData, anchorsPem: anchors });
+    serving = new ServingCertificate(IDENTITY_SVC, 3600_000);
+    await serving.follow(store.current());
     identity = await startIdentityServer(
       {
         issuer: () => store.current(),
@@ -70,6 +75,7 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
         metrics: new IdentityMetrics(),
       },
       "127.0.0.1:0",
+      serving.credentials(),
     );
     app = http.createServer((req, res) =>
       res.end(`app saw ${req.url} client-id=${req.headers["l5d-client-id"] ?? "-"}`),
@@ -83,6 +89,7 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
     for (const p of proxies) await p.close();
     app.close();
     await identity.close();
+    serving.stop();
   });
 
   async function meshedProxy(
@@ -101,6 +108,7 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
       WEFT_PROXY_IDENTITY_TOKEN_FILE: join(tokenDir, sa),
       WEFT_PROXY_IDENTITY_TRUST_ANCHORS: anchors,
       WEFT_PROXY_IDENTITY_SVC_ADDR: `127.0.0.1:${identity.port}`,
+      WEFT_PROXY_IDENTITY_SVC_NAME: IDENTITY_SVC,
     });
     const readiness = new Readiness();
     const metrics = new ProxyMetrics();
