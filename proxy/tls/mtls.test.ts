@@ -13,7 +13,11 @@ import {
 } from "./mtls";
 import { looksLikeClientHello } from "./client-hello";
 import { CLIENT_ID_HEADER, inboundIdentityDecision, setClientIdHeader } from "./inbound-policy";
-import { decodeTransportHeader, encodeTransportHeader } from "./transport-header";
+import {
+  decodeTransportHeader,
+  encodeTransportHeader,
+  TRANSPORT_HEADER_ALPN,
+} from "./transport-header";
 import { captureClientHello, testCa, type TestCa } from "./test-pki";
 
 const SRV = "srv.ns.serviceaccount.identity.weft-system.cluster.local";
@@ -182,7 +186,9 @@ describe("mTLS between two endpoints (loopback)", function () {
   });
 
   it("carries opaque TCP with the transport header naming the target port", async () => {
-    const sock = originateTls(client, connect(inbound.port), SRV);
+    const sock = originateTls(client, connect(inbound.port), SRV, [TRANSPORT_HEADER_ALPN]);
+    await new Promise((r) => sock.once("secureConnect", r));
+    expect(sock.alpnProtocol).to.equal("transport.l5d.io/v1");
     const got: Buffer[] = [];
     sock.on("data", (d: Buffer) => got.push(d));
     sock.write(

@@ -6,10 +6,13 @@ import type { Socket } from "node:net";
 import type { Credentials } from "../identity/agent";
 import { parseClientHelloSni } from "./client-hello";
 import { verifyPeerChain } from "./chain";
+import { TRANSPORT_HEADER_ALPN } from "./transport-header";
 import type { Terminated, TlsOriginator, TlsTerminator } from "./seam";
 import type { Endpoint } from "../route/resolver";
 
 export const ALPN = ["h2", "http/1.1"] as const;
+/** What the terminator accepts: HTTP/2, HTTP/1.1, and opaque TCP with a transport header. */
+export const INBOUND_ALPN = [...ALPN, TRANSPORT_HEADER_ALPN] as const;
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class TlsIdentityError extends Error {
@@ -198,7 +201,7 @@ export function mtlsTerminator(
         secureContext: creds.secureContext(),
         requestCert: true,
         rejectUnauthorized: true,
-        ALPNProtocols: [...(opts.alpn ?? ALPN)],
+        ALPNProtocols: [...(opts.alpn ?? INBOUND_ALPN)],
       });
       sock.on("error", () => sock.destroy());
       await handshake(sock, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS).catch(() =>

@@ -3,6 +3,8 @@
 import { Header } from "../../api/gen/transport_header";
 
 export const TRANSPORT_PREAMBLE = Buffer.from("transport.l5d.io/v1\r\n\r\n", "latin1");
+/** The ALPN protocol a client offers to say a transport header follows the handshake (as linkerd2-proxy does). */
+export const TRANSPORT_HEADER_ALPN = "transport.l5d.io/v1";
 /** Upper bound on the encoded Header; longer ones are refused. */
 export const MAX_HEADER_BYTES = 64 * 1024;
 
