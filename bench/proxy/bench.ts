@@ -3,7 +3,15 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { backendNginx, haproxyHop, nginxHop, PORTS, weftHopEnv } from "./configs";
+import {
+  allPorts,
+  backendNginx,
+  haproxyHop,
+  nginxHop,
+  portsFrom,
+  weftHopEnv,
+  type Ports,
+} from "./configs";
 import { h2load, vegeta, wrk, type Latency, type Saturation } from "./load";
 import {
   cpuUs,
@@ -51,7 +59,7 @@ function haproxyProc(dir: string, name: string, conf: string): Proc {
   return start(name, "haproxy", ["-db", "-f", file]);
 }
 
-const TARGETS: Target[] = [
+const targets = (PORTS: Ports): Target[] => [
   { name: "direct", port: PORTS.backend, start: () => [] },
   {
     name: "weft",
@@ -154,7 +162,7 @@ interface H2Row {
   cpuUsPerReq: number;
 }
 
-async function runH2(dir: string): Promise<H2Row[]> {
+async function runH2(dir: string, PORTS: Ports): Promise<H2Row[]> {
   const h2: Target[] = [
     { name: "direct", port: PORTS.backendH2, start: () => [] },
     {
@@ -285,37 +293,41 @@ function printH2(rows: H2Row[]): void {
   console.log("  nginx: not measured (nginx cannot proxy to an h2c upstream)");
 }
 
-async function main(): Promise<void> {
-  const busy = [];
-  for (const p of [
-    PORTS.backend,
-    PORTS.backendH2,
-    PORTS.weft.out,
-    PORTS.weft.in,
-    PORTS.haproxy.out,
-    PORTS.nginx.out,
-  ]) {
-    if (!(await portFree(p))) busy.push(p);
+/** The first base whose ports are all free on 127.0.0.1 (other benchmarks may share the host). */
+async function freePorts(): Promise<Ports> {
+  const bases = process.env.BENCH_PORT_BASE
+    ? [Number(process.env.BENCH_PORT_BASE)]
+    : [38000, 41000, 44000, 47000, 50000];
+  for (const base of bases) {
+    const p = portsFrom(base);
+    const free = await Promise.all(allPorts(p).map(portFree));
+    if (free.every(Boolean)) return p;
   }
-  if (busy.length)
-    throw new Error(`ports in use on 127.0.0.1: ${busy.join(", ")} (set BENCH_PORT_BASE)`);
+  throw new Error(
+    `no free port range on 127.0.0.1 from bases ${bases.join(", ")} (set BENCH_PORT_BASE)`,
+  );
+}
+
+async function main(): Promise<void> {
+  const PORTS = await freePorts();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-bench-"));
   fs.writeFileSync(path.join(dir, "16k.bin"), Buffer.alloc(16 * 1024, 120));
-  const backend = nginxProc(dir, "backend", backendNginx(dir));
+  const backend = nginxProc(dir, "backend", backendNginx(dir, PORTS));
   const rows: Row[] = [];
   try {
     await waitPort(PORTS.backend);
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ");
     console.log(
-      `bench: ${os.cpus().length} CPUs, load average ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(" ")}, ${SECONDS} s per load`,
+      `bench: ${os.cpus().length} CPUs, load average ${load}, ${SECONDS} s per load, ports from ${PORTS.backend - 80}`,
     );
-    for (const t of TARGETS) rows.push(...(await runTarget(t, dir)));
+    for (const t of targets(PORTS)) rows.push(...(await runTarget(t, dir)));
     console.log("");
     printTable(rows);
     printRatios(rows);
-    if (process.env.BENCH_H2 !== "false") printH2(await runH2(dir));
+    if (process.env.BENCH_H2 !== "false") printH2(await runH2(dir, PORTS));
   } finally {
     await stop(backend);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,22 +1,38 @@
 // Configurations for the peers Weft is measured against. Every listener is on 127.0.0.1; every
 // proxy is one single-threaded process, as a Weft proxy is.
 
-const BASE = Number(process.env.BENCH_PORT_BASE ?? 38000);
+/** Every port the benchmark listens on, from `base` up to base + 1510. */
+export function portsFrom(base: number) {
+  return {
+    backend: base + 80,
+    backendH2: base + 81,
+    weft: { out: base + 140, in: base + 143 },
+    weftAdmin: base + 500,
+    haproxy: { out: base + 240, in: base + 243 },
+    nginx: { out: base + 340, in: base + 343 },
+  };
+}
 
-/** Every port the benchmark listens on, from BENCH_PORT_BASE (default 38000) up to base + 1400. */
-export const PORTS = {
-  backend: BASE + 80,
-  backendH2: BASE + 81,
-  weft: { out: BASE + 140, in: BASE + 143 },
-  weftAdmin: BASE + 191,
-  haproxy: { out: BASE + 240, in: BASE + 243 },
-  nginx: { out: BASE + 340, in: BASE + 343 },
-};
+export type Ports = ReturnType<typeof portsFrom>;
+
+/** All ports a run binds, for checking they are free first (h2 hops are +50, spare listeners +1000). */
+export function allPorts(p: Ports): number[] {
+  const hops = [p.weft.out, p.weft.in, p.haproxy.out, p.haproxy.in, p.nginx.out, p.nginx.in];
+  const admin = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => p.weftAdmin + i);
+  return [
+    p.backend,
+    p.backendH2,
+    ...hops,
+    ...hops.map((x) => x + 50),
+    ...admin,
+    ...admin.map((x) => x + 1000),
+  ];
+}
 
 export const SMALL_BODY = "hello, world\n"; // 13 bytes
 
 /** The application: nginx answering /13 and /16k from memory and the page cache. */
-export function backendNginx(dir: string): string {
+export function backendNginx(dir: string, PORTS: Ports): string {
   return `
 worker_processes 1;
 daemon off;
