@@ -74,11 +74,37 @@ const injectContext = cached<InjectContext>(
   },
 );
 
-/** Read at every admission: a namespace annotated a moment ago must be honoured at once. */
-function namespaceOf(name: string): Promise<V1Namespace | undefined> {
-  return K8s(kind.Namespace)
+/**
+ * Namespaces from a watch started on first use (admission stays off the API server's hot path);
+ * a namespace not seen yet is read directly. Watch events arrive within milliseconds, so an
+ * annotation followed by a rollout restart is honoured.
+ */
+const namespaceCache = new Map<string, V1Namespace>();
+let namespaceWatch: Promise<unknown> | undefined;
+
+function watchNamespaces(): void {
+  namespaceWatch ??= K8s(kind.Namespace)
+    .Watch((ns, phase) => {
+      const name = ns.metadata?.name ?? "";
+      if (String(phase) === "DELETED") namespaceCache.delete(name);
+      else namespaceCache.set(name, ns);
+    })
+    .start()
+    .catch((err: unknown) => {
+      Log.warn({ err: String(err) }, "namespace watch failed; reading namespaces per admission");
+      namespaceWatch = undefined;
+    });
+}
+
+async function namespaceOf(name: string): Promise<V1Namespace | undefined> {
+  watchNamespaces();
+  const hit = namespaceCache.get(name);
+  if (hit) return hit;
+  const ns = await K8s(kind.Namespace)
     .Get(name)
     .catch(() => undefined);
+  if (ns) namespaceCache.set(name, ns);
+  return ns;
 }
 
 const injectorDeps = {
