@@ -103,3 +103,11 @@ describe("BodyFramer", () => {
     expect(f.consume(Buffer.from("abc"), 0)).to.equal(0);
   });
 });
+
+describe("unrequested upgrades", () => {
+  it("reads a 101 the client did not ask for as a body until close, not as a tunnel", () => {
+    const res = parseHead("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c", false);
+    expect(responseFraming("GET", res, false)).to.equal("close");
+    expect(responseFraming("GET", res, true)).to.equal("tunnel");
+  });
+});

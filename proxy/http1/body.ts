@@ -18,11 +18,19 @@ export function requestFraming(head: Head): Framing {
   return head.contentLength > 0 ? "length" : "none";
 }
 
-/** RFC 9112 §6.3 for responses; `method` is the request's. */
-export function responseFraming(method: string, head: Head): Framing {
+/**
+ * RFC 9112 §6.3 for responses; `method` is the request's. A 101 becomes a tunnel only when the
+ * client asked for an upgrade; otherwise it is read until the upstream closes.
+ */
+export function responseFraming(method: string, head: Head, upgradeRequested = true): Framing {
   const status = head.status;
-  if (status === 101 || (method === "CONNECT" && status >= 200 && status < 300)) return "tunnel";
+  if (status === 101) return upgradeRequested ? "tunnel" : "close";
+  if (method === "CONNECT" && status >= 200 && status < 300) return "tunnel";
   if (hasNoBody(method, status)) return "none";
+  return bodyFraming(head);
+}
+
+function bodyFraming(head: Head): Framing {
   if (head.hasTransferEncoding) return head.chunked ? "chunked" : "close";
   if (head.contentLength >= 0) return head.contentLength > 0 ? "length" : "none";
   return "close";

@@ -38,6 +38,10 @@ const RES_HEAD = 1;
 const RES_BODY = 2;
 const RES_DONE = 3;
 
+function slice(chunk: Buffer, from: number, stop: number): Buffer {
+  return from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
+}
+
 export class Http1Connection implements UpstreamOwner {
   private readonly reqReader: HeadReader;
   private readonly resReader: HeadReader;
@@ -134,13 +138,14 @@ export class Http1Connection implements UpstreamOwner {
     this.reqBody.reset(requestFraming(head), head.contentLength);
     this.reqState = this.reqBody.done ? REQ_DONE : REQ_BODY;
     this.resState = RES_HEAD;
-    if (this.endpoint instanceof ProxyError) {
-      this.respondError(this.endpoint);
-      return;
-    }
+    if (this.endpoint instanceof ProxyError) this.respondError(this.endpoint);
+    else this.sendRequest(head, this.endpoint, whole, end);
+  }
+
+  private sendRequest(head: Head, endpoint: Endpoint, whole: Buffer, end: number): void {
     const verbatim = !head.hopByHop && head.versionMinor === 1;
     this.sentHead = verbatim ? whole.subarray(0, end) : rewriteRequestHead(head);
-    this.upstream = this.env.pool.acquire(this.endpoint, this);
+    this.upstream = this.env.pool.acquire(endpoint, this);
     // A verbatim head goes out in the same write as the body bytes that came with it.
     if (!verbatim || this.reqState !== REQ_BODY) this.upstream.write(this.sentHead);
     if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
@@ -149,17 +154,10 @@ export class Http1Connection implements UpstreamOwner {
 
   /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */
   private forwardRequestBody(chunk: Buffer, offset: number, from = offset): void {
-    let n: number;
-    try {
-      n = this.reqBody.consume(chunk, offset);
-    } catch (err) {
-      this.abort(err);
-      return;
-    }
-    const stop = offset + n;
+    const stop = this.bodyEnd(this.reqBody, chunk, offset);
+    if (stop < 0) return;
     if (stop > from && this.upstream !== null) {
-      const part = from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
-      if (!this.upstream.write(part)) this.socket.pause();
+      if (!this.upstream.write(slice(chunk, from, stop))) this.socket.pause();
     }
     if (!this.reqBody.done) return;
     this.reqState = REQ_DONE;
@@ -204,14 +202,14 @@ export class Http1Connection implements UpstreamOwner {
 
   private startResponse(head: Head, whole: Buffer, end: number): void {
     const req = this.req as Head;
-    const framing = responseFraming(req.method, head);
+    const framing = responseFraming(req.method, head, wantsUpgrade(req));
     this.res = head;
-    if (framing === "tunnel" && (head.status !== 101 || wantsUpgrade(req))) {
+    if (framing === "tunnel") {
       this.startTunnel(head, whole.subarray(end));
       return;
     }
-    this.resBody.reset(framing === "tunnel" ? "close" : framing, head.contentLength);
-    if (framing === "close" || framing === "tunnel") this.keepAlive = false;
+    this.resBody.reset(framing, head.contentLength);
+    if (framing === "close") this.keepAlive = false;
     const verbatim = !head.hopByHop && this.keepAlive && req.versionMinor === 1;
     if (!verbatim) {
       const conn = this.keepAlive ? "keep-alive" : "close";
@@ -224,22 +222,23 @@ export class Http1Connection implements UpstreamOwner {
 
   /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */
   private forwardResponseBody(chunk: Buffer, offset: number, from = offset): void {
-    let n: number;
-    try {
-      n = this.resBody.consume(chunk, offset);
-    } catch (err) {
-      this.abort(err);
-      return;
-    }
-    const stop = offset + n;
-    if (stop > from) {
-      const part = from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
-      if (!this.socket.write(part)) this.upstream?.socket.pause();
-    }
+    const stop = this.bodyEnd(this.resBody, chunk, offset);
+    if (stop < 0) return;
+    if (stop > from && !this.socket.write(slice(chunk, from, stop))) this.upstream?.socket.pause();
     if (!this.resBody.done) return;
     // Bytes after a complete response mean the upstream cannot be trusted with another request.
     if (stop < chunk.length) this.upstream?.destroy();
     this.responseDone();
+  }
+
+  /** Where the body ends in `chunk` (or the chunk's end); -1 after aborting on a framing error. */
+  private bodyEnd(framer: BodyFramer, chunk: Buffer, offset: number): number {
+    try {
+      return offset + framer.consume(chunk, offset);
+    } catch (err) {
+      this.abort(err);
+      return -1;
+    }
   }
 
   private responseDone(): void {
