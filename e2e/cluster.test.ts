@@ -137,6 +137,22 @@ describe("local cluster", function () {
   describe("a Deployment of a locally built image behind a Service", function () {
     let pods: string[];
 
+    /** Every hostname that answered url from the client pod, sampled until both replicas
+     * answered or 30 s passed; any failed request shows up as "FAILED". */
+    async function reachReplicas(url: string): Promise<Set<string>> {
+      const seen = new Set<string>();
+      await waitFor(
+        "both replicas to answer",
+        async () => {
+          for (const body of await fetchFromPod(ns, "client", url, 10)) seen.add(body);
+          return pods.every((p) => seen.has(p)) ? true : undefined;
+        },
+        30_000,
+        500,
+      ).catch(() => undefined);
+      return seen;
+    }
+
     before(async function () {
       await apply(
         `
@@ -170,6 +186,23 @@ spec:
       await kubectlOk(["-n", ns, "rollout", "status", "deploy/web", "--timeout=90s"], {
         timeoutMs: 100_000,
       });
+      await waitFor(
+        "the Service's EndpointSlice to list both replicas as ready",
+        async () => {
+          const slices = await getJson<{ items: any[] }>([
+            "-n",
+            ns,
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=web",
+          ]);
+          const ready = slices.items
+            .flatMap((s) => s.endpoints ?? [])
+            .filter((e: any) => e.conditions?.ready);
+          return ready.length === 2 ? true : undefined;
+        },
+        60_000,
+      );
       await waitPodReady(ns, "client");
       const list = await getJson<{ items: any[] }>(["-n", ns, "pods", "-l", "app=web"]);
       pods = list.items.map((p) => p.metadata.name as string);
@@ -186,23 +219,23 @@ spec:
 
     it("reaches both replicas from a third pod by ClusterIP", async function () {
       const svc = await getJson(["-n", ns, "service", "web"]);
-      // kube-proxy programs a new Service within its sync period; allow that, then sample.
+      const url = `http://${svc.spec.clusterIP}/`;
+      // kube-proxy programs a new Service within its sync period; allow that first.
       await waitFor(
         "kube-proxy to program the Service",
         async () => {
-          const once = await fetchFromPod(ns, "client", `http://${svc.spec.clusterIP}/`, 1);
+          const once = await fetchFromPod(ns, "client", url, 1);
           return once.has("FAILED") ? undefined : true;
         },
         30_000,
         1000,
       );
-      const seen = await fetchFromPod(ns, "client", `http://${svc.spec.clusterIP}/`, 30);
-      expect([...seen].sort()).to.deep.equal([...pods].sort());
+      expect([...(await reachReplicas(url))].sort()).to.deep.equal([...pods].sort());
     });
 
     it("reaches both replicas from a third pod by DNS name", async function () {
-      const seen = await fetchFromPod(ns, "client", `http://web.${ns}.svc.cluster.local/`, 30);
-      expect([...seen].sort()).to.deep.equal([...pods].sort());
+      const url = `http://web.${ns}.svc.cluster.local/`;
+      expect([...(await reachReplicas(url))].sort()).to.deep.equal([...pods].sort());
     });
 
     it("serves kubectl logs, exec and port-forward", async function () {

@@ -2,7 +2,7 @@
 # Stops the local cluster (make cluster-down) and removes what it created: the processes it
 # started (by PID file), pods and their network namespaces and veths, mounts, the bridge,
 # iptables rules and chains, cgroups, and restores the sysctls it changed. Keeps the built
-# images (.cluster/images) and the binary cache (~/.cache/weft).
+# images (.cluster/images), the components' logs (.cluster/logs) and the binary cache.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/cluster/network.sh"
@@ -77,12 +77,14 @@ remove_log_links() {
   rmdir /var/log/containers 2>/dev/null || true
 }
 
+# Keeps the image archives, and the components' logs for a look after the fact.
 remove_state() {
   local entry
   for entry in "$CLUSTER_DIR"/*; do
     [[ -e $entry ]] || continue
-    case "$(basename "$entry")" in images) ;; *) rm -rf "$entry" ;; esac
+    case "$(basename "$entry")" in images | logs) ;; *) rm -rf "$entry" ;; esac
   done
+  rm -rf "$LOG_DIR/pods"
 }
 
 main() {
@@ -101,7 +103,7 @@ main() {
   remove_cgroups
   remove_log_links
   remove_state
-  log "cluster down; built images kept in $IMAGES_DIR"
+  log "cluster down; kept the built images ($IMAGES_DIR) and the logs ($LOG_DIR)"
 }
 
 main "$@"
