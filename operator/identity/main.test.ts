@@ -4,7 +4,7 @@ import { IdentityStartupError } from "./errors";
 
 describe("weft-controller identity arguments", () => {
   it("has the documented defaults", () => {
-    expect(parseArgs([])).to.deep.equal({
+    expect(parseArgs([], {})).to.deep.equal({
       addr: "0.0.0.0:8080",
       adminAddr: "0.0.0.0:9990",
       namespace: "weft-system",
@@ -17,6 +17,34 @@ describe("weft-controller identity arguments", () => {
       serviceIdentity: "",
       insecure: false,
     });
+  });
+
+  it("takes what the Mesh reconciler sets in the environment, flags winning", () => {
+    const env = {
+      WEFT_CONTROL_PLANE_NS: "mesh-system",
+      WEFT_TRUST_DOMAIN: "example.org",
+      WEFT_LISTEN_PORT: "8081",
+      WEFT_IDENTITY_ISSUER_SECRET: "my-issuer",
+      WEFT_IDENTITY_TRUST_ANCHORS_CONFIGMAP: "my-roots",
+      WEFT_IDENTITY_ISSUANCE_LIFETIME: "48h",
+      WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE: "30s",
+    };
+    const a = parseArgs(["--trust-domain=override.org"], env);
+    expect(a).to.include({
+      namespace: "mesh-system",
+      trustDomain: "override.org",
+      addr: "0.0.0.0:8081",
+      issuerSecret: "my-issuer",
+      trustRootsConfigMap: "my-roots",
+      leafLifetimeMs: 48 * 3600_000,
+      clockSkewMs: 30_000,
+    });
+    expect(serviceIdentityOf(a)).to.equal(
+      "weft-identity.mesh-system.serviceaccount.identity.mesh-system.override.org",
+    );
+    expect(() => parseArgs([], { WEFT_IDENTITY_ISSUANCE_LIFETIME: "forever" })).to.throw(
+      /not a duration/,
+    );
   });
 
   it("reads --flag=value and --flag value", () => {
@@ -37,7 +65,7 @@ describe("weft-controller identity arguments", () => {
   });
 
   it("serves TLS as weft-identity unless --insecure", () => {
-    expect(serviceIdentityOf(parseArgs([]))).to.equal(
+    expect(serviceIdentityOf(parseArgs([], {}))).to.equal(
       "weft-identity.weft-system.serviceaccount.identity.weft-system.cluster.local",
     );
     expect(serviceIdentityOf(parseArgs(["--service-identity=x.y"]))).to.equal("x.y");

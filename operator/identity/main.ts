@@ -93,9 +93,38 @@ export function serviceIdentityOf(a: IdentityArgs): string {
   );
 }
 
-/** `--flag=value` or `--flag value`; unknown flags are an error naming the known ones. */
-export function parseArgs(argv: string[]): IdentityArgs {
+/** Environment the Mesh reconciler sets on the identity Deployment → the flag it stands for. */
+const ENV_FLAGS: [string, string][] = [
+  ["WEFT_CONTROL_PLANE_NS", "namespace"],
+  ["WEFT_TRUST_DOMAIN", "trust-domain"],
+  ["WEFT_IDENTITY_ISSUER_SECRET", "issuer-secret"],
+  ["WEFT_IDENTITY_TRUST_ANCHORS_CONFIGMAP", "trust-roots-configmap"],
+  ["WEFT_IDENTITY_ISSUANCE_LIFETIME", "leaf-lifetime"],
+  ["WEFT_IDENTITY_CLOCK_SKEW_ALLOWANCE", "clock-skew"],
+  ["WEFT_IDENTITY_SERVICE_IDENTITY", "service-identity"],
+  ["WEFT_IDENTITY_INSECURE", "insecure"],
+];
+
+/** Defaults, then the environment (WEFT_LISTEN_PORT sets the gRPC port on all addresses). */
+export function defaultsFromEnv(env: Record<string, string | undefined>): IdentityArgs {
   const args = { ...DEFAULTS };
+  for (const [name, flag] of ENV_FLAGS) {
+    const v = env[name];
+    if (v !== undefined && v !== "") FLAGS[flag](args, v);
+  }
+  if (env.WEFT_LISTEN_PORT) args.addr = `0.0.0.0:${env.WEFT_LISTEN_PORT}`;
+  return args;
+}
+
+/**
+ * `--flag=value` or `--flag value` over the environment's settings; unknown flags are an error
+ * naming the known ones.
+ */
+export function parseArgs(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): IdentityArgs {
+  const args = defaultsFromEnv(env);
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     const setter = m ? FLAGS[m[1]] : undefined;
