@@ -1,13 +1,12 @@
 // The identity service's own TLS: a leaf for its identity, issued by the loaded issuer and
 // re-issued whenever the issuer changes and at half its lifetime, fed to grpc-js without rebinding.
 import * as grpc from "@grpc/grpc-js";
-import type {
-  CaCertificateUpdateListener,
-  CertificateProvider,
-  IdentityCertificateUpdate,
-  IdentityCertificateUpdateListener,
-} from "@grpc/grpc-js/build/src/certificate-provider";
 import { issueServiceCertificate, type Issuer } from "./ca";
+
+type CertificateProvider = grpc.experimental.CertificateProvider;
+type IdentityCertificateUpdate = grpc.experimental.IdentityCertificateUpdate;
+type IdentityCertificateUpdateListener = grpc.experimental.IdentityCertificateUpdateListener;
+type CaCertificateUpdateListener = grpc.experimental.CaCertificateUpdateListener;
 
 export class ServingCertificate implements CertificateProvider {
   private latest: IdentityCertificateUpdate | null = null;
