@@ -38,9 +38,9 @@ export class HeadError extends Error {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_CONTROL = /\0|\r(?!\n)|(?<!\r)\n/;
+/** After splitting on CRLF, any CR, LF or NUL left in a line is malformed. */
+const BAD_CHAR = /[\0\r\n]/;
 const REQUEST_VERSION = /^HTTP\/1\.([01])$/;
-const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
 const TARGET = /^[\x21-\x7e]+$/;
 
 class HeadBuilder {
@@ -66,13 +66,20 @@ class HeadBuilder {
 
 /** Parses a head (without its final CRLFCRLF). Throws HeadError on malformed input. */
 export function parseHead(text: string, isRequest: boolean): Head {
-  if (BAD_CONTROL.test(text)) throw new HeadError("bare CR, LF or NUL in head");
-  const lines = text.split("\r\n");
   const head = new HeadBuilder();
-  head.startLine = lines[0];
-  if (isRequest) parseRequestLine(lines[0], head);
-  else parseStatusLine(lines[0], head);
-  for (let i = 1; i < lines.length; i++) parseField(lines[i], head);
+  let end = text.indexOf("\r\n");
+  if (end === -1) end = text.length;
+  const first = text.slice(0, end);
+  if (BAD_CHAR.test(first)) throw new HeadError("bare CR, LF or NUL in head");
+  head.startLine = first;
+  if (isRequest) parseRequestLine(first, head);
+  else parseStatusLine(first, head);
+  while (end < text.length) {
+    const start = end + 2;
+    end = text.indexOf("\r\n", start);
+    if (end === -1) end = text.length;
+    parseField(text.slice(start, end), head);
+  }
   if (isRequest) checkRequest(head);
   return head;
 }
@@ -89,23 +96,56 @@ function parseRequestLine(line: string, head: HeadBuilder): void {
   head.versionMinor = v[1] === "1" ? 1 : 0;
 }
 
+/** `HTTP/1.x NNN[ reason]`, read by position. */
 function parseStatusLine(line: string, head: HeadBuilder): void {
-  const m = STATUS_LINE.exec(line);
-  if (m === null) throw new HeadError("malformed status line");
-  head.versionMinor = m[1] === "1" ? 1 : 0;
-  head.status = Number(m[2]);
-  if (head.status < 100) throw new HeadError("malformed status code");
+  const minor = line.charCodeAt(7) - 0x30;
+  const ok =
+    line.startsWith("HTTP/1.") && (minor === 0 || minor === 1) && line.charCodeAt(8) === 0x20;
+  const status = ok ? digits(line, 9, 12) : -1;
+  if (status < 100 || (line.length > 12 && line.charCodeAt(12) !== 0x20)) {
+    throw new HeadError("malformed status line");
+  }
+  head.versionMinor = minor;
+  head.status = status;
+}
+
+/** The decimal number in text[from, to), or -1 when it is empty or not all digits. */
+function digits(text: string, from: number, to: number): number {
+  if (to > text.length || to <= from) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }
 
 function parseField(line: string, head: HeadBuilder): void {
   const colon = line.indexOf(":");
   if (colon <= 0) throw new HeadError("malformed header field");
+  if (BAD_CHAR.test(line)) throw new HeadError("bare CR, LF or NUL in head");
   const name = line.slice(0, colon);
-  if (!TOKEN.test(name)) throw new HeadError("malformed header field name");
+  if (!isToken(name)) throw new HeadError("malformed header field name");
   const value = line.slice(colon + 1).trim();
   head.fields.push(name, value);
-  const special = name.length <= 17 ? SPECIAL.get(name.toLowerCase()) : undefined;
+  // Only names as long as a special one are lower-cased and looked up.
+  const special = SPECIAL_LENGTHS[name.length] === 1 ? SPECIAL.get(name.toLowerCase()) : undefined;
   if (special !== undefined) special(value, head);
+}
+
+/** RFC 9110 tchar, without a regular expression: this runs for every field of every message. */
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[c.charCodeAt(0)] = 1;
+}
+
+function isToken(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return true;
 }
 
 /** Fields that affect framing or forwarding, by lower-case name. */
@@ -113,8 +153,8 @@ type FieldHandler = (value: string, head: HeadBuilder) => void;
 
 const HANDLERS: Record<string, FieldHandler> = {
   "content-length": (value, head) => {
-    if (!/^\d{1,15}$/.test(value)) throw new HeadError("invalid content-length");
-    const n = Number(value);
+    const n = value.length > 15 ? -1 : digits(value, 0, value.length);
+    if (n < 0) throw new HeadError("invalid content-length");
     if (head.contentLength !== -1 && head.contentLength !== n)
       throw new HeadError("conflicting content-length");
     head.contentLength = n;
@@ -125,7 +165,9 @@ const HANDLERS: Record<string, FieldHandler> = {
     head.chunked = codings[codings.length - 1].trim() === "chunked";
   },
   connection: (value, head) => {
-    for (const raw of value.split(",")) connectionToken(raw.trim().toLowerCase(), head);
+    const lower = value.toLowerCase();
+    if (lower === "keep-alive") head.connectionKeepAlive = true;
+    else for (const raw of lower.split(",")) connectionToken(raw.trim(), head);
   },
   "keep-alive": (_v, head) => {
     head.hopByHop = true;
@@ -153,6 +195,8 @@ const HANDLERS: Record<string, FieldHandler> = {
   },
 };
 const SPECIAL: ReadonlyMap<string, FieldHandler> = new Map(Object.entries(HANDLERS));
+const SPECIAL_LENGTHS = new Uint8Array(32);
+for (const name of SPECIAL.keys()) SPECIAL_LENGTHS[name.length] = 1;
 
 function connectionToken(token: string, head: HeadBuilder): void {
   if (token === "") return;
