@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { parseArgs, parseDuration, serviceIdentityOf } from "./main";
+import { parseArgs, parseDuration, serviceIdentityOf, untilReachable } from "./main";
 import { IdentityStartupError } from "./errors";
 
 describe("weft-controller identity arguments", () => {
@@ -83,5 +83,26 @@ describe("weft-controller identity arguments", () => {
     expect(() => parseDuration("24")).to.throw(IdentityStartupError, /not a duration/);
     expect(() => parseDuration("1h 2m")).to.throw(IdentityStartupError);
     expect(parseDuration("20s")).to.equal(20_000);
+  });
+});
+
+describe("startup self-check retries", () => {
+  it("retries unreachable API servers but not a refusal", async () => {
+    let calls = 0;
+    await untilReachable(async () => {
+      if (++calls < 2) throw new Error("ECONNREFUSED");
+    });
+    expect(calls).to.equal(2);
+    calls = 0;
+    const denied = await untilReachable(async () => {
+      calls++;
+      throw new IdentityStartupError("may not create tokenreviews");
+    }).catch((e: unknown) => e);
+    expect(denied).to.be.instanceOf(IdentityStartupError);
+    expect(calls).to.equal(1);
+    const gaveUp = await untilReachable(async () => {
+      throw new Error("down");
+    }, 1).catch((e: unknown) => e);
+    expect((gaveUp as Error).message).to.equal("down");
   });
 });

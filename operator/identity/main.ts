@@ -218,7 +218,7 @@ export async function startIdentityService(
   kube: Kube,
   controlPlaneNamespace: string = a.namespace,
 ): Promise<IdentityService> {
-  await checkTokenReviewAccess(kube);
+  await untilReachable(() => checkTokenReviewAccess(kube));
   const metrics = new IdentityMetrics();
   const store = new IssuerStore();
   const events = apiEventSink(kube, "weft-identity", (err) =>
@@ -271,6 +271,22 @@ export async function startIdentityService(
       await grpcServer.close();
     },
   };
+}
+
+/**
+ * Retries `check` while the API server cannot be reached (up to ~1 min, backoff 0.5 s → 8 s);
+ * a definite answer (IdentityStartupError) or the last failure is thrown.
+ */
+export async function untilReachable(check: () => Promise<void>, attempts = 10): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await check();
+    } catch (err) {
+      if (err instanceof IdentityStartupError || i >= attempts) throw err;
+      log(`API server not reachable (${String(err)}); retrying`);
+      await new Promise((r) => setTimeout(r, Math.min(8000, 500 * 2 ** (i - 1))));
+    }
+  }
 }
 
 /** Runs the identity service until SIGTERM/SIGINT. */
