@@ -28,6 +28,13 @@ fi
 
 [ -x dist/weft-proxy ] || bash proxy/sea/build.sh
 
+# One benchmark at a time on this host: two would share ports and distort each other's figures.
+exec 9>"${TMPDIR:-/tmp}/weft-bench.lock"
+if ! flock -n 9; then
+  echo "bench: another benchmark is running; waiting for it (at most 15 min)"
+  flock -w 900 9 || { echo "bench: still busy, giving up" >&2; exit 1; }
+fi
+
 # vegeta holds one socket per in-flight request at 5k/s.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 exec node --require tsx/cjs bench/proxy/bench.ts "$@"
