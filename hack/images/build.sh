@@ -34,6 +34,7 @@ spec_key() {
 build_one() (
   local name=$1 rootfs key archive ref tmp
   IMAGE_INPUTS=()
+  # shellcheck source=/dev/null
   source "$IMAGES_SRC/$name.sh"
   ref="docker.io/weft/$IMAGE_NAME:$IMAGE_TAG"
   archive="$IMAGES_DIR/$name.tar"

@@ -1,4 +1,5 @@
 # Cluster DNS: the CoreDNS binary that hack/cluster/build.sh builds from its Go module.
+# shellcheck shell=bash
 IMAGE_NAME=coredns
 IMAGE_TAG="$(coredns_version)"
 IMAGE_ENTRYPOINT='["/coredns"]'

@@ -1,4 +1,5 @@
 # The pod sandbox image (containerd's sandbox_image): one static C program.
+# shellcheck shell=bash
 IMAGE_NAME=pause
 IMAGE_TAG=3.10
 IMAGE_ENTRYPOINT='["/pause"]'

@@ -1,4 +1,5 @@
 # A small image for tests and demos: static busybox (sh, wget, nslookup, httpd...) and
+# shellcheck shell=bash
 # /bin/serve, an HTTP server on $PORT (default 8080) whose every page is the pod's hostname.
 IMAGE_NAME=testapp
 IMAGE_TAG=1
