@@ -1,8 +1,8 @@
 // The weft-proxy executable: `weft-proxy` runs the proxy; `weft-proxy init ...` runs proxy-init.
 
-import { ConfigError, loadConfig } from "./config";
-import { resolverFromConfig } from "./discovery/resolver";
+import { ConfigError, loadConfig, type ProxyConfig } from "./config";
 import { describe, startProxy } from "./proxy";
+import type { Resolver } from "./route/resolver";
 
 export { startProxy } from "./proxy";
 export type { ProxyOptions, RunningProxy } from "./proxy";
@@ -16,12 +16,23 @@ async function runProxy(): Promise<number> {
     process.stderr.write(`weft-proxy: ${err.message}\n`);
     return 2;
   }
-  const proxy = await startProxy(config, { resolver: resolverFromConfig(config) });
+  const proxy = await startProxy(config, { resolver: discoveryResolver(config) });
   process.stdout.write(`weft-proxy: listening ${describe(proxy)}\n`);
   process.on("SIGTERM", () => void proxy.drain());
   process.on("SIGINT", () => void proxy.drain());
   await proxy.done;
   return 0;
+}
+
+/**
+ * Discovery when a destination service is configured. Loaded only then: its gRPC client is most
+ * of the bundle, and a proxy without discovery should not pay for it at start or in memory.
+ */
+function discoveryResolver(config: ProxyConfig): Resolver | undefined {
+  if (config.destination.svcAddr === undefined) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const discovery = require("./discovery/resolver") as typeof import("./discovery/resolver");
+  return discovery.resolverFromConfig(config);
 }
 
 async function runInit(argv: string[]): Promise<number> {

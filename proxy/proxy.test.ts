@@ -99,6 +99,40 @@ describe("opaque TCP and protocol detection", function () {
   });
 });
 
+describe("unroutable connections", function () {
+  this.timeout(10_000);
+
+  it("answers 503 with l5d-proxy-error when the original destination is unknown", async () => {
+    const proxy = await startTestProxy({
+      targetPort: 9,
+      env: { WEFT_PROXY_OUTBOUND_FIXED_TARGET: "" },
+    });
+    try {
+      const r = await get(proxy.outbound.port, "/");
+      expect(r.status).to.equal(503);
+      expect(r.headers["l5d-proxy-error"]).to.equal(
+        "no route to the destination: original destination unknown",
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("answers 503 when the resolver has no endpoints", async () => {
+    const proxy = await startTestProxy({
+      targetPort: 9,
+      options: { resolver: { resolve: () => Promise.resolve({ endpoints: [] }) } },
+    });
+    try {
+      const r = await get(proxy.outbound.port, "/");
+      expect(r.status).to.equal(503);
+      expect(r.headers["l5d-proxy-error"]).to.match(/no endpoints/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe("metrics after traffic", function () {
   this.timeout(10_000);
 
