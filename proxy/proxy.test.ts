@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as path from "node:path";
 import { Readiness } from "./admin/readiness";
@@ -291,6 +292,40 @@ describe("graceful drain", function () {
     } finally {
       await proxy.close();
       await closeServer(app);
+    }
+  });
+
+  it("lets HTTP/2 streams in flight finish and tells the client with GOAWAY", async () => {
+    const upstream = http2.createServer();
+    upstream.on("stream", (stream) => {
+      stream.on("error", () => undefined);
+      setTimeout(() => {
+        stream.respond({ ":status": 200 });
+        stream.end("slow");
+      }, 200);
+    });
+    const proxy = await startTestProxy({
+      targetPort: await listenOn(upstream as unknown as net.Server),
+    });
+    const session = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+    try {
+      const goaway = new Promise((resolve) => session.once("goaway", resolve));
+      const statuses = Array.from({ length: 3 }, () => {
+        const req = session.request({ ":path": "/" });
+        req.resume();
+        return new Promise<number>((resolve) =>
+          req.on("response", (h) => resolve(Number(h[":status"]))),
+        );
+      });
+      await new Promise((r) => setTimeout(r, 80));
+      const drained = proxy.drain();
+      await goaway;
+      expect(await Promise.all(statuses)).to.deep.equal([200, 200, 200]);
+      await drained;
+    } finally {
+      session.destroy();
+      await proxy.close();
+      await closeServer(upstream as unknown as net.Server);
     }
   });
 

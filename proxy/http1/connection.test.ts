@@ -242,6 +242,25 @@ describe("HTTP/1.1 upstream failures", function () {
     }
   });
 
+  it("answers 502 and closes when an upload's upstream refuses, without hanging", async () => {
+    const free = net.createServer();
+    const port = await listenOn(free);
+    await closeServer(free);
+    const proxy = await startTestProxy({ targetPort: port });
+    try {
+      const body = Buffer.alloc(2 * 1024 * 1024, 1);
+      const head = `POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const reply = await rawExchange(
+        proxy.outbound.port,
+        Buffer.concat([Buffer.from(head), body]),
+      );
+      expect(reply).to.match(/^HTTP\/1\.1 502 /);
+      expect(reply).to.include("connection: close");
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("answers 502 when the upstream resets before responding", async () => {
     const rude = net.createServer((s) => s.once("data", () => s.resetAndDestroy()));
     const port = await listenOn(rude);

@@ -374,6 +374,8 @@ export class Http1Connection implements UpstreamOwner {
     this.reqState = CLOSED;
     this.socket.removeListener("data", this.onData);
     this.socket.end();
+    // Whatever the client still sends is read and dropped, so its end (and the close) arrives.
+    this.socket.resume();
   }
 
   private abort(err: unknown): void {

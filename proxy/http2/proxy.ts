@@ -135,10 +135,15 @@ class StreamForward {
     this.status = Number(h[":status"] ?? 0);
     this.responseHeaders = h;
     const endStream = (flags & END_STREAM) !== 0;
-    this.stream.respond(forwardHeaders(h), { endStream, waitForTrailers: !endStream });
+    if (
+      !guard(this.stream, () =>
+        this.stream.respond(forwardHeaders(h), { endStream, waitForTrailers: !endStream }),
+      )
+    )
+      return;
     if (endStream) return;
     this.stream.on("wantTrailers", () =>
-      this.stream.sendTrailers(forwardHeaders(this.trailers ?? {})),
+      guard(this.stream, () => this.stream.sendTrailers(forwardHeaders(this.trailers ?? {}))),
     );
     (this.upstream as http2.ClientHttp2Stream).pipe(this.stream);
   }
@@ -184,6 +189,17 @@ class StreamForward {
       return;
     }
     respondError(this.stream, err, this.grpc);
+  }
+}
+
+/** Runs a write that throws if the peer closed the stream meanwhile; resets the stream then. */
+function guard(stream: http2.Http2Stream, write: () => void): boolean {
+  try {
+    write();
+    return true;
+  } catch {
+    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    return false;
   }
 }
 
