@@ -1,5 +1,9 @@
 import { expect } from "chai";
+import { execFileSync } from "node:child_process";
 import { X509Certificate, webcrypto } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   generateIssuer,
   generateRoot,
@@ -79,7 +83,6 @@ describe("identity CA", function () {
       verifyChain([leaf.leafDer, ...leaf.intermediatesDer], anchors, new Date()),
     ).to.deep.equal({ ok: true });
     // key usage bits and signature algorithm, read with OpenSSL's own parser
-    const { execFileSync } = await import("node:child_process");
     const dump = execFileSync("openssl", ["x509", "-inform", "DER", "-noout", "-text"], {
       input: leaf.leafDer,
     }).toString();
@@ -276,3 +279,100 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
   );
   expect(err, `expected ${code}`).to.have.property("code", code);
 }
+
+describe("interoperability with OpenSSL", function () {
+  const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
+  const { mkdtempSync, writeFileSync, readFileSync } =
+    require("node:fs") as typeof import("node:fs");
+  const { join } = require("node:path") as typeof import("node:path");
+  const { tmpdir } = require("node:os") as typeof import("node:os");
+  const dir = mkdtempSync(join(tmpdir(), "weft-openssl-"));
+
+  it("accepts a CSR OpenSSL made and issues a leaf `openssl verify` accepts for serverAuth and clientAuth", async () => {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        join(dir, "k.pem"),
+        "-subj",
+        `/CN=${ID}`,
+        "-addext",
+        `subjectAltName=DNS:${ID}`,
+        "-outform",
+        "DER",
+        "-out",
+        join(dir, "csr.der"),
+      ],
+      { stdio: "pipe" },
+    );
+    const csr = await parseCsr(readFileSync(join(dir, "csr.der")));
+    expect(csrProblem(csr, ID)).to.equal(undefined);
+    const trust = await generateTrust();
+    const issuer = await loadIssuer({
+      certPem: trust.issuerSecretData["tls.crt"],
+      keyPem: trust.issuerSecretData["tls.key"],
+      anchorsPem: trust.trustAnchorsPem,
+    });
+    const leaf = await signLeaf(issuer, csr.publicKey, { identity: ID });
+    writeFileSync(join(dir, "root.pem"), trust.trustAnchorsPem);
+    writeFileSync(join(dir, "issuer.pem"), trust.issuerSecretData["tls.crt"]);
+    writeFileSync(join(dir, "leaf.der"), leaf.leafDer);
+    execFileSync("openssl", [
+      "x509",
+      "-inform",
+      "DER",
+      "-in",
+      join(dir, "leaf.der"),
+      "-out",
+      join(dir, "leaf.pem"),
+    ]);
+    for (const purpose of ["sslserver", "sslclient"]) {
+      const out = execFileSync("openssl", [
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        purpose,
+        "-CAfile",
+        join(dir, "root.pem"),
+        "-untrusted",
+        join(dir, "issuer.pem"),
+        join(dir, "leaf.pem"),
+      ]).toString();
+      expect(out.trim()).to.equal(`${join(dir, "leaf.pem")}: OK`);
+    }
+  });
+
+  it("refuses an RSA CSR OpenSSL made", async () => {
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "rk.pem"),
+        "-subj",
+        `/CN=${ID}`,
+        "-addext",
+        `subjectAltName=DNS:${ID}`,
+        "-outform",
+        "DER",
+        "-out",
+        join(dir, "rsa.der"),
+      ],
+      { stdio: "pipe" },
+    );
+    expect(csrProblem(await parseCsr(readFileSync(join(dir, "rsa.der"))), ID)).to.match(
+      /ECDSA P-256/,
+    );
+  });
+});
