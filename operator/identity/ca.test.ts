@@ -281,11 +281,6 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
 }
 
 describe("interoperability with OpenSSL", function () {
-  const { execFileSync } = require("node:child_process") as typeof import("node:child_process");
-  const { mkdtempSync, writeFileSync, readFileSync } =
-    require("node:fs") as typeof import("node:fs");
-  const { join } = require("node:path") as typeof import("node:path");
-  const { tmpdir } = require("node:os") as typeof import("node:os");
   const dir = mkdtempSync(join(tmpdir(), "weft-openssl-"));
 
   it("accepts a CSR OpenSSL made and issues a leaf `openssl verify` accepts for serverAuth and clientAuth", async () => {
