@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { ProxyError, http1ErrorResponse, upstreamError } from "../errors";
 import type { Logger } from "../log";
 import type { HttpScope, RouteMetrics } from "../metrics/metrics";
-import type { Endpoint } from "../route/resolver";
+import { endpointKey, type Endpoint } from "../route/resolver";
 import { tunnel } from "../tcp/pipe";
 import { BodyFramer, requestFraming, responseFraming } from "./body";
 import { HeadError, HeadReader, parseHead, type Head } from "./head";
@@ -60,6 +60,8 @@ export class Http1Connection implements UpstreamOwner {
   private route: RouteMetrics | null = null;
   private startedAt = 0;
   private readonly onData = (chunk: Buffer): void => this.onClientData(chunk);
+  /** The pool key of the endpoint, computed once per connection. */
+  private readonly key: string;
 
   constructor(
     readonly socket: Socket,
@@ -67,6 +69,7 @@ export class Http1Connection implements UpstreamOwner {
     private readonly endpoint: Endpoint | ProxyError,
     private readonly scope: HttpScope,
   ) {
+    this.key = endpoint instanceof ProxyError ? "" : endpointKey(endpoint);
     this.reqReader = new HeadReader(env.maxHeadBytes);
     this.resReader = new HeadReader(env.maxHeadBytes);
     socket.setNoDelay(true);
@@ -145,7 +148,7 @@ export class Http1Connection implements UpstreamOwner {
   private sendRequest(head: Head, endpoint: Endpoint, whole: Buffer, end: number): void {
     const verbatim = !head.hopByHop && head.versionMinor === 1;
     this.sentHead = verbatim ? whole.subarray(0, end) : rewriteRequestHead(head);
-    this.upstream = this.env.pool.acquire(endpoint, this);
+    this.upstream = this.env.pool.acquire(endpoint, this, this.key);
     // A verbatim head goes out in the same write as the body bytes that came with it.
     if (!verbatim || this.reqState !== REQ_BODY) this.upstream.write(this.sentHead);
     if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
@@ -317,7 +320,7 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   private retry(): void {
-    this.upstream = this.env.pool.acquire(this.endpoint as Endpoint, this);
+    this.upstream = this.env.pool.acquire(this.endpoint as Endpoint, this, this.key);
     this.upstream.write(this.sentHead);
   }
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { HeadError, HeadReader, parseHead } from "./head";
+import { HeadError, HeadReader, headFields, parseHead } from "./head";
 
 const req = (text: string) => parseHead(text, true);
 const res = (text: string) => parseHead(text, false);
@@ -12,7 +12,7 @@ describe("HTTP/1 head parser", () => {
     expect([h.method, h.target, h.versionMinor]).to.deep.equal(["POST", "/a/b?c=d", 1]);
     expect(h.host).to.equal("web.shop:80");
     expect(h.contentLength).to.equal(12);
-    expect(h.fields).to.deep.equal([
+    expect(headFields(h)).to.deep.equal([
       "Host",
       "web.shop:80",
       "Content-Length",
@@ -90,6 +90,13 @@ describe("HTTP/1 head parser", () => {
       "GET / HTTP/1.1\r\nHost: a\r\nHost: b",
       "GET / HTTP/1.1",
       "GET /a b HTTP/1.1\r\nHost: a",
+      " / HTTP/1.1\r\nHost: a",
+      "GET  HTTP/1.1\r\nHost: a",
+      "GET / HTTP/1.1x\r\nHost: a",
+      "GET / HTTP/1.\r\nHost: a",
+      "G(T / HTTP/1.1\r\nHost: a",
+      "GET / HTTP/1.1\r\n: empty",
+      "GET\x01 / HTTP/1.1\r\nHost: a",
     ];
     for (const text of bad) expect(() => req(text), JSON.stringify(text)).to.throw(HeadError);
     expect(() => res("HTTP/1.1 2000 OK")).to.throw(HeadError);

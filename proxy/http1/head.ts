@@ -10,8 +10,8 @@ export interface Head {
   readonly target: string;
   readonly status: number;
   readonly versionMinor: number;
-  /** Fields as received, flattened: name, value, name, value... */
-  readonly fields: string[];
+  /** The head's text without its final CRLFCRLF; `headFields` reads the fields from it. */
+  readonly text: string;
   /** -1 when absent. */
   readonly contentLength: number;
   readonly hasTransferEncoding: boolean;
@@ -37,19 +37,13 @@ export class HeadError extends Error {
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** After splitting on CRLF, any CR, LF or NUL left in a line is malformed. */
-const BAD_CHAR = /[\0\r\n]/;
-const REQUEST_VERSION = /^HTTP\/1\.([01])$/;
-const TARGET = /^[\x21-\x7e]+$/;
-
 class HeadBuilder {
   startLine = "";
   method = "";
   target = "";
   status = 0;
   versionMinor = 1;
-  fields: string[] = [];
+  text = "";
   contentLength = -1;
   hasTransferEncoding = false;
   chunked = false;
@@ -67,33 +61,64 @@ class HeadBuilder {
 /** Parses a head (without its final CRLFCRLF). Throws HeadError on malformed input. */
 export function parseHead(text: string, isRequest: boolean): Head {
   const head = new HeadBuilder();
-  let end = text.indexOf("\r\n");
-  if (end === -1) end = text.length;
+  head.text = text;
+  let end = lineEnd(text, 0);
   const first = text.slice(0, end);
-  if (BAD_CHAR.test(first)) throw new HeadError("bare CR, LF or NUL in head");
+  if (!clean(text, 0, end)) throw new HeadError("bare CR, LF or NUL in head");
   head.startLine = first;
   if (isRequest) parseRequestLine(first, head);
   else parseStatusLine(first, head);
   while (end < text.length) {
     const start = end + 2;
-    end = text.indexOf("\r\n", start);
-    if (end === -1) end = text.length;
-    parseField(text.slice(start, end), head);
+    end = lineEnd(text, start);
+    parseField(text, start, end, head);
   }
   if (isRequest) checkRequest(head);
   return head;
 }
 
+function lineEnd(text: string, from: number): number {
+  const end = text.indexOf("\r\n", from);
+  return end === -1 ? text.length : end;
+}
+
+/** No CR, LF or NUL in text[from, to): after splitting on CRLF any of them is malformed. */
+function clean(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 13 || c === 10 || c === 0) return false;
+  }
+  return true;
+}
+
+/** `METHOD SP request-target SP HTTP/1.x`, read by position. */
 function parseRequestLine(line: string, head: HeadBuilder): void {
-  const parts = line.split(" ");
-  if (parts.length !== 3 || !TOKEN.test(parts[0]) || !TARGET.test(parts[1])) {
+  const sp1 = line.indexOf(" ");
+  const sp2 = line.indexOf(" ", sp1 + 1);
+  const method = line.slice(0, Math.max(sp1, 0));
+  const target = line.slice(sp1 + 1, sp2);
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || !isToken(method) || !isVisible(target)) {
     throw new HeadError("malformed request line");
   }
-  const v = REQUEST_VERSION.exec(parts[2]);
-  if (v === null) throw new HeadError("unsupported HTTP version");
-  head.method = parts[0];
-  head.target = parts[1];
-  head.versionMinor = v[1] === "1" ? 1 : 0;
+  const minor = line.charCodeAt(sp2 + 8) - 0x30;
+  if (
+    line.length !== sp2 + 9 ||
+    !line.startsWith("HTTP/1.", sp2 + 1) ||
+    (minor !== 0 && minor !== 1)
+  ) {
+    throw new HeadError("unsupported HTTP version");
+  }
+  head.method = method;
+  head.target = target;
+  head.versionMinor = minor;
+}
+
+function isVisible(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /** `HTTP/1.x NNN[ reason]`, read by position. */
@@ -121,17 +146,30 @@ function digits(text: string, from: number, to: number): number {
   return n;
 }
 
-function parseField(line: string, head: HeadBuilder): void {
-  const colon = line.indexOf(":");
-  if (colon <= 0) throw new HeadError("malformed header field");
-  if (BAD_CHAR.test(line)) throw new HeadError("bare CR, LF or NUL in head");
-  const name = line.slice(0, colon);
-  if (!isToken(name)) throw new HeadError("malformed header field name");
-  const value = line.slice(colon + 1).trim();
-  head.fields.push(name, value);
+/** Checks the field in text[start, end); only fields that matter are copied out of the text. */
+function parseField(text: string, start: number, end: number, head: HeadBuilder): void {
+  const colon = text.indexOf(":", start);
+  if (colon <= start || colon >= end) throw new HeadError("malformed header field");
+  if (!tokenAt(text, start, colon)) throw new HeadError("malformed header field name");
+  if (!clean(text, colon + 1, end)) throw new HeadError("bare CR, LF or NUL in head");
   // Only names as long as a special one are lower-cased and looked up.
-  const special = SPECIAL_LENGTHS[name.length] === 1 ? SPECIAL.get(name.toLowerCase()) : undefined;
-  if (special !== undefined) special(value, head);
+  if (SPECIAL_LENGTHS[colon - start] !== 1) return;
+  const special = SPECIAL.get(text.slice(start, colon).toLowerCase());
+  if (special !== undefined) special(text.slice(colon + 1, end).trim(), head);
+}
+
+/** The fields of a head as [name, value, name, value...], read again from its text. */
+export function headFields(head: Head): string[] {
+  const out: string[] = [];
+  const text = head.text;
+  let end = lineEnd(text, 0);
+  while (end < text.length) {
+    const start = end + 2;
+    end = lineEnd(text, start);
+    const colon = text.indexOf(":", start);
+    out.push(text.slice(start, colon), text.slice(colon + 1, end).trim());
+  }
+  return out;
 }
 
 /** RFC 9110 tchar, without a regular expression: this runs for every field of every message. */
@@ -141,8 +179,13 @@ for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl
 }
 
 function isToken(name: string): boolean {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
+  return tokenAt(name, 0, name.length);
+}
+
+function tokenAt(text: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
     if (c > 127 || TCHAR[c] === 0) return false;
   }
   return true;

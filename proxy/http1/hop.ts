@@ -4,7 +4,7 @@
 // `connection: close` / `keep-alive` to say what it will do with the client connection.
 // Transfer-Encoding stays because bodies are relayed in the framing they arrived in.
 
-import type { Head } from "./head";
+import { headFields, type Head } from "./head";
 
 const ALWAYS = new Set(["connection", "keep-alive", "proxy-connection", "upgrade"]);
 
@@ -20,7 +20,7 @@ export function isHopByHop(
 }
 
 function appendFields(out: string, head: Head): string {
-  const f = head.fields;
+  const f = headFields(head);
   for (let i = 0; i < f.length; i += 2) {
     if (!isHopByHop(f[i], f[i + 1], head.connectionListed)) out += `${f[i]}: ${f[i + 1]}\r\n`;
   }

@@ -119,8 +119,7 @@ export class Http1Pool {
   constructor(private readonly opts: PoolOptions) {}
 
   /** An idle connection to `endpoint`, or a new one that is connecting. */
-  acquire(endpoint: Endpoint, owner: UpstreamOwner): Upstream {
-    const key = endpointKey(endpoint);
+  acquire(endpoint: Endpoint, owner: UpstreamOwner, key = endpointKey(endpoint)): Upstream {
     const idle = this.idleByKey.get(key);
     let up: Upstream | undefined;
     while (idle !== undefined && idle.length > 0 && (up === undefined || up.socket.destroyed))
