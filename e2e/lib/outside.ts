@@ -83,7 +83,9 @@ export function createOutsideHost(): OutsideHost {
 
 /** Packets dropped so far by the guard's "from the pod range" rule. */
 export function guardDrops(podCidr: string): number {
-  const rules = execFileSync("iptables", ["-w", "-v", "-S", "WEFT-FORWARD"], { encoding: "utf8" });
+  const rules = execFileSync("iptables", ["-w", "-t", "mangle", "-v", "-S", "WEFT-FORWARD"], {
+    encoding: "utf8",
+  });
   const line = rules
     .split("\n")
     .find((l) => l.includes(`-s ${podCidr} -c`) && l.endsWith("-j DROP"));

@@ -69,32 +69,44 @@ ensure_sysctls() {
   sysctl -q -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 >/dev/null
 }
 
+# The guards live in the mangle table, which the packet meets before the filter table, so no
+# ACCEPT that kube-proxy puts in filter INPUT/FORWARD can come ahead of them; nothing else of
+# the cluster's uses mangle INPUT or FORWARD.
+GUARD_TABLE=mangle
+guard_iptables() { iptables -w -t "$GUARD_TABLE" "$@"; }
+
 # ensure_rule CHAIN RULE...: appends the rule unless it is there (a re-run never flushes a guard).
 ensure_rule() {
   local chain=$1
   shift
-  iptables -w -C "$chain" "$@" 2>/dev/null || iptables -w -A "$chain" "$@"
+  guard_iptables -C "$chain" "$@" 2>/dev/null || guard_iptables -A "$chain" "$@"
+}
+
+# ensure_guard_jump BUILTIN CHAIN: the guard chain exists and BUILTIN jumps to it first.
+ensure_guard_jump() {
+  guard_iptables -N "$2" 2>/dev/null || true
+  guard_iptables -C "$1" -j "$2" 2>/dev/null || guard_iptables -I "$1" 1 -j "$2"
 }
 
 # Pod traffic may go to pods and Services (already DNATed to pods here) and nowhere else;
 # nothing from outside this host may be forwarded into the pod network.
 ensure_forward_guard() {
-  iptables -w -N "$GUARD_CHAIN" 2>/dev/null || true
+  guard_iptables -N "$GUARD_CHAIN" 2>/dev/null || true
   ensure_rule "$GUARD_CHAIN" -s "$POD_CIDR" -d "$POD_CIDR" -j RETURN
   ensure_rule "$GUARD_CHAIN" -s "$POD_CIDR" -j DROP
   ensure_rule "$GUARD_CHAIN" -d "$POD_CIDR" -j DROP
-  iptables -w -C FORWARD -j "$GUARD_CHAIN" 2>/dev/null || iptables -w -I FORWARD 1 -j "$GUARD_CHAIN"
+  ensure_guard_jump FORWARD "$GUARD_CHAIN"
 }
 
 # The API server listens on every address (the host uses 127.0.0.1, pods the bridge address)
 # and the kubelet on the bridge address; only loopback and the bridge may reach them.
 ensure_input_guard() {
-  iptables -w -N "$INPUT_GUARD_CHAIN" 2>/dev/null || true
+  guard_iptables -N "$INPUT_GUARD_CHAIN" 2>/dev/null || true
   ensure_rule "$INPUT_GUARD_CHAIN" -i lo -j RETURN
   ensure_rule "$INPUT_GUARD_CHAIN" -i "$BRIDGE" -j RETURN
   ensure_rule "$INPUT_GUARD_CHAIN" -p tcp -m multiport \
     --dports "$APISERVER_PORT,$KUBELET_PORT,$ETCD_CLIENT_PORT,$ETCD_PEER_PORT" -j DROP
-  iptables -w -C INPUT -j "$INPUT_GUARD_CHAIN" 2>/dev/null || iptables -w -I INPUT 1 -j "$INPUT_GUARD_CHAIN"
+  ensure_guard_jump INPUT "$INPUT_GUARD_CHAIN"
 }
 
 # Host paths that containerd, the CNI plugins and the kubelet create outside the cluster
@@ -120,21 +132,6 @@ remove_host_paths() {
     esac
   done <"$file"
   rm -f "$file"
-}
-
-# kube-proxy inserts its own INPUT and FORWARD rules at the top when it starts, and some of
-# them accept (marked Service traffic); put the guards back in front without ever removing one.
-keep_guard_first() {
-  local builtin=$1 guard=$2 numbers n
-  [[ "$(iptables -w -S "$builtin" | sed -n 2p)" == "-A $builtin -j $guard" ]] && return 0
-  iptables -w -I "$builtin" 1 -j "$guard"
-  numbers="$(iptables -w -S "$builtin" | sed 1d | grep -n -- "^-A $builtin -j $guard\$" | cut -d: -f1 | sed 1d | sort -rn)"
-  for n in $numbers; do iptables -w -D "$builtin" "$n"; done
-}
-
-keep_guards_first() {
-  keep_guard_first FORWARD "$GUARD_CHAIN"
-  keep_guard_first INPUT "$INPUT_GUARD_CHAIN"
 }
 
 setup_network() {

@@ -27,12 +27,10 @@ network_lines() {
   echo "  bridge $BRIDGE: $(ip -br addr show "$BRIDGE" 2>/dev/null | awk '{print $2, $3}' || true)"
   for builtin in FORWARD INPUT; do
     guard="WEFT-$builtin"
-    if [[ "$(iptables -w -S "$builtin" 2>/dev/null | sed -n 2p)" == "-A $builtin -j $guard" ]]; then
-      state="first in $builtin"
-    elif iptables -w -C "$builtin" -j "$guard" 2>/dev/null; then
-      state="in $builtin, not first"
+    if [[ "$(iptables -w -t mangle -S "$builtin" 2>/dev/null | sed -n 2p)" == "-A $builtin -j $guard" ]]; then
+      state="first in mangle $builtin"
     else
-      state="missing"
+      state="missing from mangle $builtin"
     fi
     echo "  guard $guard: $state"
   done

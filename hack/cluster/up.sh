@@ -128,7 +128,6 @@ start_node() {
   start kube-proxy "$BIN_DIR/kube-proxy" --config "$CLUSTER_DIR/kube-proxy/config.yaml"
   wait_up 30 kubelet healthz http://127.0.0.1:10248/healthz
   wait_up 30 kube-proxy healthz http://127.0.0.1:10256/healthz
-  keep_guards_first
 }
 
 node_ready() {
