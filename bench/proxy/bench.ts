@@ -297,7 +297,7 @@ function printH2(rows: H2Row[]): void {
 async function freePorts(): Promise<Ports> {
   const bases = process.env.BENCH_PORT_BASE
     ? [Number(process.env.BENCH_PORT_BASE)]
-    : [38000, 41000, 44000, 47000, 50000];
+    : [20000, 23000, 26000, 29000];
   for (const base of bases) {
     const p = portsFrom(base);
     const free = await Promise.all(allPorts(p).map(portFree));

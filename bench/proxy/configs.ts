@@ -1,7 +1,7 @@
 // Configurations for the peers Weft is measured against. Every listener is on 127.0.0.1; every
 // proxy is one single-threaded process, as a Weft proxy is.
 
-/** Every port the benchmark listens on, from `base` up to base + 1510. */
+/** Every port the benchmark listens on, from `base` up to base + 1510: keep it below the ephemeral range (32768+) so outgoing connections never hold one. */
 export function portsFrom(base: number) {
   return {
     backend: base + 80,

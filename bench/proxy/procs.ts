@@ -8,6 +8,10 @@ export interface Proc {
   stderr: () => string;
 }
 
+const running = new Set<ChildProcess>();
+// Whatever ends the benchmark (a crash included), the peers it started do not outlive it.
+process.on("exit", () => running.forEach((c) => c.kill("SIGKILL")));
+
 export function start(
   name: string,
   cmd: string,
@@ -15,6 +19,8 @@ export function start(
   env: NodeJS.ProcessEnv = process.env,
 ): Proc {
   const child = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   let err = "";
   child.stderr?.on("data", (d) => (err = (err + d).slice(-4000)));
   return { name, child, stderr: () => err };
