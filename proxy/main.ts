@@ -1,6 +1,9 @@
 // The weft-proxy executable: `weft-proxy` runs the proxy; `weft-proxy init ...` runs proxy-init.
 
 import { ConfigError, loadConfig, type ProxyConfig } from "./config";
+import { registerReadinessGate } from "./admin/readiness";
+import type { ProxyIdentity } from "./identity/start";
+import { ProxyMetrics } from "./metrics/metrics";
 import { describe, startProxy } from "./proxy";
 import type { Resolver } from "./route/resolver";
 
@@ -16,12 +19,37 @@ async function runProxy(): Promise<number> {
     process.stderr.write(`weft-proxy: ${err.message}\n`);
     return 2;
   }
-  const proxy = await startProxy(config, { resolver: discoveryResolver(config) });
+  const metrics = new ProxyMetrics();
+  const identity = await startIdentity(config, metrics);
+  const proxy = await startProxy(config, {
+    resolver: discoveryResolver(config),
+    tls: identity?.seam,
+    metrics,
+  });
   process.stdout.write(`weft-proxy: listening ${describe(proxy)}\n`);
   process.on("SIGTERM", () => void proxy.drain());
   process.on("SIGINT", () => void proxy.drain());
   await proxy.done;
+  identity?.stop();
   return 0;
+}
+
+/**
+ * The proxy's certificate from the identity service, and the mTLS seam built on it; /ready stays
+ * 503 until the first certificate. Loaded only with identity on, like discovery.
+ */
+async function startIdentity(
+  config: ProxyConfig,
+  metrics: ProxyMetrics,
+): Promise<ProxyIdentity | undefined> {
+  if (config.identityDisabled) return undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const identity = require("./identity/start") as typeof import("./identity/start");
+  return identity.startProxyIdentity(config, {
+    registerGate: registerReadinessGate,
+    registry: metrics.registry,
+    log: (line) => process.stderr.write(`weft-proxy: ${line}\n`),
+  });
 }
 
 /**
