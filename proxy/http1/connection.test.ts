@@ -215,6 +215,41 @@ describe("HTTP/1.1 through the proxy", function () {
     expect(reply.endsWith("streamed until close")).to.equal(true);
   });
 
+  it("keeps the client connection when the upstream closes its own after each response", async () => {
+    const opened = async () => {
+      const text = await proxy.metrics.registry.metrics();
+      return Number(
+        /tcp_open_total\{direction="outbound",peer="src",[^}]*\} (\d+)/.exec(text)?.[1] ?? 0,
+      );
+    };
+    await request(proxy.outbound.port, { path: "/hello/warm", agent });
+    const clientsBefore = await opened();
+    const upstreamBefore = connections;
+    for (let i = 0; i < 3; i++) {
+      const r = await request(proxy.outbound.port, { path: "/closing", agent });
+      expect(r.status).to.equal(200);
+      expect(r.headers.connection).to.not.equal("close");
+    }
+    expect(connections - upstreamBefore).to.be.at.least(2);
+    expect(await opened()).to.equal(clientsBefore);
+  });
+
+  it("closes an HTTP/1.0 client connection that did not ask for keep-alive", async () => {
+    const reply = await rawExchange(proxy.outbound.port, "GET /hello/old HTTP/1.0\r\n\r\n");
+    expect(reply).to.match(/^HTTP\/1\.1 200 /);
+    expect(reply.toLowerCase()).to.include("connection: close");
+    expect(reply.endsWith("hello /hello/old")).to.equal(true);
+  });
+
+  it("answers 431 to a request head larger than the limit", async () => {
+    const reply = await rawExchange(
+      proxy.outbound.port,
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"b".repeat(70_000)}\r\n\r\n`,
+    );
+    expect(reply).to.match(/^HTTP\/1\.1 431 /);
+    expect(reply).to.include("l5d-proxy-error: request head too large");
+  });
+
   it("tunnels a WebSocket upgrade and echoes frames", async () => {
     const messages = await webSocketEcho(proxy.outbound.port, ["hello", "x".repeat(300)]);
     expect(messages).to.deep.equal(["hello", "x".repeat(300)]);
@@ -314,6 +349,9 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     let body = "";
     req.on("data", (d: Buffer) => (body += d.toString()));
     req.on("end", () => res.end(`continued:${body}`));
+  } else if (url === "/closing") {
+    res.setHeader("connection", "close");
+    res.end("bye");
   } else if (url.startsWith("/status/")) {
     res.statusCode = Number(url.slice(8));
     res.end();
