@@ -96,7 +96,7 @@ export class Listener {
     const env = this.env;
     const dst = targetOf(socket, env.config, env.interception);
     const targetAddr = formatAddr(dst);
-    const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels);
+    const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels, socket);
     // Until the protocol is known a drain leaves the connection alone: its first request may
     // already be on the way, and dispatch drains it right after that request.
     const tracked: Tracked = { socket, drain: () => undefined };

@@ -60,7 +60,13 @@ export class H2Pool {
     const raw = net.connect({ host: endpoint.address, port: endpoint.port });
     raw.setNoDelay(true);
     const socket = identity === undefined ? raw : env.tls.outbound.originate(raw, identity, ["h2"]);
-    const tcp = env.metrics.tcp(env.direction, "dst", key, outboundTlsLabels(env.tls, identity));
+    const tcp = env.metrics.tcp(
+      env.direction,
+      "dst",
+      key,
+      outboundTlsLabels(env.tls, identity),
+      socket,
+    );
     let sockErr: Error | undefined;
     socket.on("error", (e) => (sockErr = e));
     socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));

@@ -48,6 +48,21 @@ describe("proxy metrics", () => {
     expect(text).to.match(/tcp_write_bytes_total\{[^}]*\} 200/);
   });
 
+  it("brings the byte counts of open connections up to date at each scrape", async () => {
+    const m = new ProxyMetrics();
+    const source = { bytesRead: 10, bytesWritten: 0 };
+    const c = m.tcp("outbound", "src", "10.0.0.5:5432", { tls: "disabled" }, source);
+    expect(await m.registry.metrics()).to.match(/tcp_read_bytes_total\{[^}]*\} 10\n/);
+    source.bytesRead = 25;
+    source.bytesWritten = 7;
+    const text = await m.registry.metrics();
+    expect(text).to.match(/tcp_read_bytes_total\{[^}]*\} 25\n/);
+    expect(text).to.match(/tcp_write_bytes_total\{[^}]*\} 7\n/);
+    c.closed(30, 7, undefined);
+    expect(await m.registry.metrics()).to.match(/tcp_read_bytes_total\{[^}]*\} 30\n/);
+    expect(m.openConns.size).to.equal(0);
+  });
+
   it("keeps the per-request cost small", () => {
     const m = new ProxyMetrics();
     const scope = m.http("outbound", "10.0.0.4:80", { tls: "disabled" });

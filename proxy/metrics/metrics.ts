@@ -94,24 +94,51 @@ export class HttpScope {
 }
 
 /** TCP metrics of one connection; `closed` is called exactly once. */
+/** What a connection has transferred so far (a net.Socket is one). */
+export interface ByteSource {
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+}
+
+/**
+ * TCP metrics of one connection; `closed` is called exactly once. Byte counts of open
+ * connections are brought up to date when Prometheus scrapes, so long-lived connections show
+ * their traffic without a cost per read or write.
+ */
 export class TcpConnMetrics {
   private open = true;
+  private countedRead = 0;
+  private countedWritten = 0;
+
   constructor(
     private readonly m: ProxyMetrics,
     private readonly labels: Labels,
+    private readonly source: ByteSource | undefined,
   ) {
     m.tcpOpenTotal.labels(labels).inc();
     m.tcpOpenConnections.labels(labels).inc();
+    if (source !== undefined) m.openConns.add(this);
+  }
+
+  /** Adds what was transferred since the last flush. */
+  flush(read = this.source?.bytesRead ?? 0, written = this.source?.bytesWritten ?? 0): void {
+    const m = this.m;
+    if (read > this.countedRead) m.tcpReadBytes.labels(this.labels).inc(read - this.countedRead);
+    if (written > this.countedWritten) {
+      m.tcpWriteBytes.labels(this.labels).inc(written - this.countedWritten);
+    }
+    this.countedRead = Math.max(read, this.countedRead);
+    this.countedWritten = Math.max(written, this.countedWritten);
   }
 
   closed(readBytes: number, writeBytes: number, errno: string | undefined): void {
     if (!this.open) return;
     this.open = false;
     const m = this.m;
+    m.openConns.delete(this);
     m.tcpOpenConnections.labels(this.labels).dec();
     m.tcpCloseTotal.labels(errno === undefined ? this.labels : { ...this.labels, errno }).inc();
-    if (readBytes > 0) m.tcpReadBytes.labels(this.labels).inc(readBytes);
-    if (writeBytes > 0) m.tcpWriteBytes.labels(this.labels).inc(writeBytes);
+    this.flush(readBytes, writeBytes);
   }
 }
 
@@ -133,6 +160,8 @@ export class ProxyMetrics {
   readonly tcpWriteBytes: Counter;
   readonly detectTimeouts: Counter;
   private readonly scopes = new Map<string, HttpScope>();
+  /** Connections whose byte counts are brought up to date at each scrape. */
+  readonly openConns = new Set<TcpConnMetrics>();
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -165,16 +194,21 @@ export class ProxyMetrics {
       labelNames: TCP_LABELS,
       registers: r,
     });
+    const flushOpen = (): void => {
+      for (const c of this.openConns) c.flush();
+    };
     this.tcpReadBytes = new Counter({
       name: "tcp_read_bytes_total",
       help: "Total count of bytes read from peers",
       labelNames: TCP_LABELS,
+      collect: flushOpen,
       registers: r,
     });
     this.tcpWriteBytes = new Counter({
       name: "tcp_write_bytes_total",
       help: "Total count of bytes written to peers",
       labelNames: TCP_LABELS,
+      collect: flushOpen,
       registers: r,
     });
     this.detectTimeouts = new Counter({
@@ -200,13 +234,10 @@ export class ProxyMetrics {
     peer: "src" | "dst",
     targetAddr: string,
     tls: TlsLabels,
+    source?: ByteSource,
   ): TcpConnMetrics {
-    return new TcpConnMetrics(this, {
-      direction,
-      peer,
-      target_addr: targetAddr,
-      ...tlsLabels(tls),
-    });
+    const labels = { direction, peer, target_addr: targetAddr, ...tlsLabels(tls) };
+    return new TcpConnMetrics(this, labels, source);
   }
 
   detectTimeout(direction: Direction, targetAddr: string): void {

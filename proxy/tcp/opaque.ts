@@ -33,6 +33,7 @@ export function forwardOpaque(
     "dst",
     endpointKey(endpoint),
     outboundTlsLabels(env.tls, identity),
+    upstream,
   );
   let failure: Error | undefined;
   upstream.setNoDelay(true);
