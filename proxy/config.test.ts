@@ -62,6 +62,16 @@ describe("config", () => {
     );
   });
 
+  it("reads the ports that require a client identity (none by default)", () => {
+    expect([...loadConfig({}).inboundPortsRequireIdentity]).to.deep.equal([]);
+    const c = loadConfig({ WEFT_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY: "8080, 9000-9002" });
+    expect([...c.inboundPortsRequireIdentity]).to.deep.equal([8080, 9000, 9001, 9002]);
+    expect(() => loadConfig({ WEFT_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY: "http" })).to.throw(
+      ConfigError,
+      /WEFT_PROXY_INBOUND_PORTS_REQUIRE_IDENTITY="http": expected a comma-separated list/,
+    );
+  });
+
   it("lists every bad variable with its expected form in one error", () => {
     let err: unknown;
     try {

@@ -38,6 +38,11 @@ export interface ProxyConfig {
   readonly identityDisabled: boolean;
   readonly ingressMode: boolean;
   readonly inboundIps: readonly string[];
+  /**
+   * Inbound ports that refuse connections without a verified client identity
+   * (config.weft.io/proxy-require-identity-inbound-ports).
+   */
+  readonly inboundPortsRequireIdentity: ReadonlySet<number>;
   /** Settings the destination, identity and tap clients read; kept verbatim. */
   readonly destination: {
     readonly svcAddr: string | undefined;
@@ -238,6 +243,9 @@ export function loadConfig(env: Env = process.env): ProxyConfig {
     identityDisabled: r.get("IDENTITY_DISABLED", false, BOOL, parseBool),
     ingressMode: r.get("INGRESS_MODE", false, BOOL, parseBool),
     inboundIps: r.get("INBOUND_IPS", [], "a comma-separated list of IP addresses", parseIpList),
+    inboundPortsRequireIdentity: new Set(
+      r.get("INBOUND_PORTS_REQUIRE_IDENTITY", [], PORTS, parsePortList),
+    ),
     destination: {
       svcAddr: checkedSvcAddr(r, "DESTINATION_SVC_ADDR"),
       svcName: r.text("DESTINATION_SVC_NAME"),

@@ -54,6 +54,10 @@ export function formatAddr(dst: OriginalDst | undefined): string {
   return dst.family === 6 ? `[${dst.address}]:${dst.port}` : `${dst.address}:${dst.port}`;
 }
 
+function endpointLabels(ep: Endpoint | ProxyError): Readonly<Record<string, string>> | undefined {
+  return ep instanceof ProxyError ? undefined : ep.labels;
+}
+
 export class Listener {
   readonly server: net.Server;
   private readonly conns = new Set<Tracked>();
@@ -158,7 +162,7 @@ export class Listener {
           t.socket,
           env.h1,
           ep,
-          env.metrics.http(env.direction, targetAddr, tls),
+          env.metrics.http(env.direction, targetAddr, tls, endpointLabels(ep)),
         );
         t.drain = () => conn.drain();
         conn.start(d.initial);
@@ -170,7 +174,7 @@ export class Listener {
           t.socket,
           d.initial,
           ep,
-          env.metrics.http(env.direction, targetAddr, tls),
+          env.metrics.http(env.direction, targetAddr, tls, endpointLabels(ep)),
           env.h2,
           env.log,
         );

@@ -35,6 +35,21 @@ describe("proxy metrics", () => {
     );
   });
 
+  it("labels HTTP metrics with the endpoint's discovery labels, prefixed dst_", async () => {
+    const m = new ProxyMetrics();
+    const scope = m.http(
+      "outbound",
+      "10.0.0.9:80",
+      { tls: "disabled" },
+      { deployment: "web", namespace: "shop" },
+    );
+    scope.route("web.shop.svc.cluster.local:80").request();
+    const text = await m.registry.metrics();
+    expect(text).to.include(
+      'request_total{direction="outbound",authority="web.shop.svc.cluster.local:80",target_addr="10.0.0.9:80",tls="disabled",dst_deployment="web",dst_namespace="shop"} 1',
+    );
+  });
+
   it("tracks a connection's open, close, bytes and errno once", async () => {
     const m = new ProxyMetrics();
     const c = m.tcp("inbound", "src", "10.0.0.3:80", { tls: "disabled" });

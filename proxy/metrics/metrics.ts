@@ -142,6 +142,12 @@ export class TcpConnMetrics {
   }
 }
 
+function dstLabels(dst: Labels | undefined): Labels {
+  const out: Labels = {};
+  if (dst !== undefined) for (const [k, v] of Object.entries(dst)) out[`dst_${k}`] = v;
+  return out;
+}
+
 function tlsLabels(tls: TlsLabels): Labels {
   const out: Labels = {};
   for (const [k, v] of Object.entries(tls)) if (v !== undefined) out[k] = v;
@@ -219,11 +225,14 @@ export class ProxyMetrics {
     });
   }
 
-  http(direction: Direction, targetAddr: string, tls: TlsLabels): HttpScope {
-    const key = `${direction}|${targetAddr}|${tls.tls}|${tls.server_id ?? tls.client_id ?? ""}`;
+  /** `dst` are the endpoint's labels from discovery; they are exported prefixed `dst_`. */
+  http(direction: Direction, targetAddr: string, tls: TlsLabels, dst?: Labels): HttpScope {
+    const dstKey = dst === undefined ? "" : JSON.stringify(dst);
+    const key = `${direction}|${targetAddr}|${tls.tls}|${tls.server_id ?? tls.client_id ?? ""}|${dstKey}`;
     let scope = this.scopes.get(key);
     if (scope === undefined) {
-      scope = new HttpScope(this, { direction, target_addr: targetAddr, ...tlsLabels(tls) });
+      const labels = { direction, target_addr: targetAddr, ...tlsLabels(tls), ...dstLabels(dst) };
+      scope = new HttpScope(this, labels);
       if (this.scopes.size < 10_000) this.scopes.set(key, scope);
     }
     return scope;
