@@ -34,6 +34,7 @@ export function toSeamEndpoint(e: DiscoveredEndpoint): Endpoint {
     port: e.port,
     identity: e.identity,
     protocolHint: e.protocolHint,
+    opaqueTransportPort: e.opaqueTransportPort,
     labels: e.labels,
   };
 }

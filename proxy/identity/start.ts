@@ -114,6 +114,7 @@ export async function startProxyIdentity(
     outbound: mtlsOriginator(creds),
     inbound: mtlsTerminator(creds, { onRefused: refused }),
     plaintextLabels: noTls(false).plaintextLabels,
+    refused,
   };
   return {
     seam,

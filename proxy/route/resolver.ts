@@ -18,6 +18,8 @@ export interface Endpoint {
   /** The peer's TLS identity when it is meshed; the TLS seam originates mTLS to it. */
   readonly identity?: string;
   readonly protocolHint?: "h2" | "opaque";
+  /** A meshed peer's inbound port: opaque traffic goes there, inside mTLS, after a transport header. */
+  readonly opaqueTransportPort?: number;
   /** Extra metric labels (prefixed `dst_` by the metrics layer). */
   readonly labels?: Readonly<Record<string, string>>;
 }

@@ -6,6 +6,7 @@ import type { Direction, ProxyMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { tunnel } from "./pipe";
+import { transportPlan } from "./transport";
 
 export interface OpaqueEnv {
   readonly direction: Direction;
@@ -26,8 +27,10 @@ export function forwardOpaque(
     return;
   }
   const identity = env.tls.outbound.peerIdentity(endpoint);
-  const raw = net.connect({ host: endpoint.address, port: endpoint.port });
-  const upstream = identity === undefined ? raw : env.tls.outbound.originate(raw, identity, []);
+  const plan = transportPlan(endpoint, identity);
+  const raw = net.connect({ host: endpoint.address, port: plan?.port ?? endpoint.port });
+  const upstream =
+    identity === undefined ? raw : env.tls.outbound.originate(raw, identity, plan?.alpn ?? []);
   const tcp = env.metrics.tcp(
     env.direction,
     "dst",
@@ -45,6 +48,7 @@ export function forwardOpaque(
   upstream.on("close", () =>
     tcp.closed(upstream.bytesRead, upstream.bytesWritten, errnoOf(failure)),
   );
+  if (plan !== undefined) upstream.write(plan.preamble);
   if (initial.length > 0) upstream.write(initial);
   const ended = client.readableEnded;
   tunnel(client, upstream);

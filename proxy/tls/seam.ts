@@ -35,6 +35,8 @@ export interface TlsSeam {
   readonly inbound: TlsTerminator | undefined;
   /** Labels for connections without TLS: `disabled` when identity is off, else `no_identity`. */
   readonly plaintextLabels: TlsLabels;
+  /** Counts an inbound connection refused for identity, by reason (identity fills it). */
+  readonly refused?: (reason: string) => void;
 }
 
 /** No TLS anywhere: identity is disabled or not yet plugged in. */
