@@ -6,7 +6,7 @@ import * as net from "node:net";
 import type { DirectionConfig } from "./config";
 import { detectProtocol, type Detected } from "./detect/detect";
 import { ProxyError, errnoOf } from "./errors";
-import { Http1Connection, type Http1Env } from "./http1/connection";
+import { Http1Connection, type Http1Env, type RequestResolver } from "./http1/connection";
 import { serveH2, type H2Pool } from "./http2/proxy";
 import type { Interception, OriginalDst } from "./interception";
 import type { Logger } from "./log";
@@ -26,11 +26,14 @@ export interface ListenerEnv {
   readonly h1: Http1Env;
   readonly h2: H2Pool;
   readonly opaque: OpaqueEnv;
+  /** Resolve every HTTP request by its authority (set when a discovering resolver is plugged in). */
+  readonly resolvePerRequest: boolean;
 }
 
 interface Tracked {
   drain(): void;
   readonly socket: net.Socket;
+  readonly dst: OriginalDst | undefined;
 }
 
 /** Where an accepted connection was going: the test-only fixed target, or SO_ORIGINAL_DST. */
@@ -103,7 +106,7 @@ export class Listener {
     const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels, socket);
     // Until the protocol is known a drain leaves the connection alone: its first request may
     // already be on the way, and dispatch drains it right after that request.
-    const tracked: Tracked = { socket, drain: () => undefined };
+    const tracked: Tracked = { socket, dst, drain: () => undefined };
     let failure: Error | undefined;
     this.conns.add(tracked);
     socket.on("error", (e) => (failure = e));
@@ -126,7 +129,10 @@ export class Listener {
     });
   }
 
-  private async resolve(dst: OriginalDst | undefined): Promise<Endpoint | ProxyError> {
+  private async resolve(
+    dst: OriginalDst | undefined,
+    authority?: string,
+  ): Promise<Endpoint | ProxyError> {
     if (dst === undefined)
       return new ProxyError("WEFT_ERR_NO_ROUTE", "original destination unknown");
     try {
@@ -134,6 +140,7 @@ export class Listener {
         direction: this.env.direction,
         address: dst.address,
         port: dst.port,
+        ...(authority ? { authority } : {}),
       });
       return pickEndpoint(set) ?? new ProxyError("WEFT_ERR_NO_ROUTE", "no endpoints");
     } catch (err) {
@@ -157,31 +164,10 @@ export class Listener {
         target: targetAddr,
       });
     switch (d.protocol) {
-      case "http1": {
-        const conn = new Http1Connection(
-          t.socket,
-          env.h1,
-          ep,
-          env.metrics.http(env.direction, targetAddr, tls, endpointLabels(ep)),
-        );
-        t.drain = () => conn.drain();
-        conn.start(d.initial);
-        if (this.draining) conn.drain();
-        return;
-      }
-      case "h2": {
-        const session = serveH2(
-          t.socket,
-          d.initial,
-          ep,
-          env.metrics.http(env.direction, targetAddr, tls, endpointLabels(ep)),
-          env.h2,
-          env.log,
-        );
-        t.drain = () => session.close();
-        if (this.draining) session.close();
-        return;
-      }
+      case "http1":
+        return this.serveHttp1(t, d, ep, targetAddr, tls);
+      case "h2":
+        return this.serveHttp2(t, d, ep, targetAddr, tls);
       case "tls":
         if (env.direction === "inbound" && env.tls.inbound !== undefined)
           return this.terminate(t, d, ep, targetAddr);
@@ -192,13 +178,61 @@ export class Listener {
     }
   }
 
+  /** With a discovering resolver each request is resolved by its authority, else once per connection. */
+  private perRequest(t: Tracked): RequestResolver | undefined {
+    const dst = t.dst;
+    if (!this.env.resolvePerRequest || dst === undefined) return undefined;
+    return (authority) => this.resolve(dst, authority);
+  }
+
+  private serveHttp1(
+    t: Tracked,
+    d: Detected,
+    ep: Endpoint | ProxyError,
+    targetAddr: string,
+    tls: TlsLabels,
+  ): void {
+    const env = this.env;
+    const perRequest = this.perRequest(t);
+    const scope = env.metrics.http(
+      env.direction,
+      targetAddr,
+      tls,
+      perRequest ? undefined : endpointLabels(ep),
+    );
+    const conn = new Http1Connection(t.socket, env.h1, ep, scope, perRequest);
+    t.drain = () => conn.drain();
+    conn.start(d.initial);
+    if (this.draining) conn.drain();
+  }
+
+  private serveHttp2(
+    t: Tracked,
+    d: Detected,
+    ep: Endpoint | ProxyError,
+    targetAddr: string,
+    tls: TlsLabels,
+  ): void {
+    const env = this.env;
+    const perRequest = this.perRequest(t);
+    const scope = env.metrics.http(
+      env.direction,
+      targetAddr,
+      tls,
+      perRequest ? undefined : endpointLabels(ep),
+    );
+    const session = serveH2(t.socket, d.initial, ep, scope, env.h2, env.log, perRequest);
+    t.drain = () => session.close();
+    if (this.draining) session.close();
+  }
+
   private terminate(t: Tracked, d: Detected, ep: Endpoint | ProxyError, targetAddr: string): void {
     const env = this.env;
     const terminator = env.tls.inbound as NonNullable<TlsSeam["inbound"]>;
     terminator.terminate(t.socket, d.initial).then(
       (done) => {
         if (done === undefined) return forwardOpaque(t.socket, d.initial, ep, env.opaque);
-        const inner: Tracked = { socket: done.socket, drain: () => done.socket.end() };
+        const inner: Tracked = { socket: done.socket, dst: t.dst, drain: () => done.socket.end() };
         t.drain = () => inner.drain();
         const labels = inboundTlsLabels(env.tls, done.clientIdentity, true);
         detectProtocol(done.socket, env.config.detectTimeoutMs, (again) => {

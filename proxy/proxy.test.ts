@@ -134,6 +134,88 @@ describe("unroutable connections", function () {
   });
 });
 
+describe("per-request resolution with a plugged-in resolver", function () {
+  this.timeout(10_000);
+  const servers: net.Server[] = [];
+  let proxy: RunningProxy;
+  const authorities: (string | undefined)[] = [];
+
+  before(async () => {
+    const h1 = (name: string) => http.createServer((_req, res) => res.end(name));
+    const h2 = (name: string) => {
+      const server = http2.createServer();
+      server.on("stream", (stream) => {
+        stream.respond({ ":status": 200 });
+        stream.end(name);
+      });
+      return server as unknown as net.Server;
+    };
+    servers.push(h1("A"), h1("B"), h2("A"), h2("B"));
+    const ports = await Promise.all(servers.map(listenOn));
+    let calls = 0;
+    proxy = await startTestProxy({
+      targetPort: 9,
+      options: {
+        resolver: {
+          resolve: (target) => {
+            authorities.push(target.authority);
+            const base = target.authority?.startsWith("api.") ? 2 : 0;
+            return Promise.resolve({
+              endpoints: [{ address: "127.0.0.1", port: ports[base + (calls++ % 2)] }],
+            });
+          },
+        },
+      },
+    });
+  });
+
+  after(async () => {
+    await proxy.close();
+    for (const server of servers) await closeServer(server);
+  });
+
+  it("balances HTTP/1 requests on one connection, resolving each by its authority", async () => {
+    authorities.length = 0;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      bodies.push(
+        (
+          await get(proxy.outbound.port, "/", {
+            agent,
+            headers: { host: "web.shop.svc.cluster.local:80" },
+          })
+        ).body,
+      );
+    }
+    agent.destroy();
+    expect(new Set(bodies)).to.deep.equal(new Set(["A", "B"]));
+    expect(authorities.filter((x) => x === "web.shop.svc.cluster.local:80")).to.have.length(4);
+  });
+
+  it("balances HTTP/2 streams on one session", async () => {
+    const session = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+    try {
+      const bodies: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const req = session.request({
+          ":path": "/",
+          ":authority": "api.shop.svc.cluster.local:8080",
+        });
+        let body = "";
+        req.setEncoding("utf8");
+        req.on("data", (d: string) => (body += d));
+        await new Promise((resolve) => req.on("end", resolve));
+        bodies.push(body);
+      }
+      expect(new Set(bodies)).to.deep.equal(new Set(["A", "B"]));
+      expect(authorities).to.include("api.shop.svc.cluster.local:8080");
+    } finally {
+      session.close();
+    }
+  });
+});
+
 describe("metrics after traffic", function () {
   this.timeout(10_000);
 

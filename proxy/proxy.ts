@@ -31,6 +31,11 @@ export interface ProxyOptions {
   readonly control?: ControlServer;
   /** Largest accepted HTTP/1 head, bytes. */
   readonly maxHeadBytes?: number;
+  /**
+   * Resolve each HTTP request (by its authority) rather than each connection. Default: true
+   * when a resolver is given, so discovery balances per request.
+   */
+  readonly resolvePerRequest?: boolean;
 }
 
 export interface RunningProxy {
@@ -95,6 +100,7 @@ function direction(
     h1: { pool, log: deps.log, maxHeadBytes: deps.maxHeadBytes },
     h2,
     opaque: common,
+    resolvePerRequest: deps.resolvePerRequest,
   });
   return { listener, pool, h2 };
 }
@@ -106,6 +112,7 @@ interface Deps {
   readonly resolver: Resolver;
   readonly interception: Interception;
   readonly maxHeadBytes: number;
+  readonly resolvePerRequest: boolean;
 }
 
 function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
@@ -116,6 +123,8 @@ function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
     resolver: options.resolver ?? new OriginalDestinationResolver(),
     interception: options.interception ?? loadInterception(),
     maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+    // The default resolver's answer is fixed per connection; a plugged-in one may balance per request.
+    resolvePerRequest: options.resolvePerRequest ?? options.resolver !== undefined,
   };
 }
 

@@ -21,6 +21,9 @@ import {
 } from "./hop";
 import type { Http1Pool, Upstream, UpstreamOwner } from "./pool";
 
+/** Resolves one request's endpoint by its authority (discovery and balancing per request). */
+export type RequestResolver = (authority: string) => Promise<Endpoint | ProxyError>;
+
 export interface Http1Env {
   readonly pool: Http1Pool;
   readonly log: Logger;
@@ -60,14 +63,15 @@ export class Http1Connection implements UpstreamOwner {
   private route: RouteMetrics | null = null;
   private startedAt = 0;
   private readonly onData = (chunk: Buffer): void => this.onClientData(chunk);
-  /** The pool key of the endpoint, computed once per connection. */
-  private readonly key: string;
+  /** The pool key of the endpoint, computed once per endpoint. */
+  private key: string;
 
   constructor(
     readonly socket: Socket,
     private readonly env: Http1Env,
-    private readonly endpoint: Endpoint | ProxyError,
+    private endpoint: Endpoint | ProxyError,
     private readonly scope: HttpScope,
+    private readonly perRequest?: RequestResolver,
   ) {
     this.key = endpoint instanceof ProxyError ? "" : endpointKey(endpoint);
     this.reqReader = new HeadReader(env.maxHeadBytes);
@@ -141,8 +145,36 @@ export class Http1Connection implements UpstreamOwner {
     this.reqBody.reset(requestFraming(head), head.contentLength);
     this.reqState = this.reqBody.done ? REQ_DONE : REQ_BODY;
     this.resState = RES_HEAD;
+    if (this.perRequest !== undefined) this.resolveThenSend(head, whole, end, this.perRequest);
+    else this.dispatchRequest(head, whole, end);
+  }
+
+  private dispatchRequest(head: Head, whole: Buffer, end: number): void {
     if (this.endpoint instanceof ProxyError) this.respondError(this.endpoint);
     else this.sendRequest(head, this.endpoint, whole, end);
+  }
+
+  /** Holds the request (client paused) while its endpoint is resolved, then sends it. */
+  private resolveThenSend(head: Head, whole: Buffer, end: number, resolve: RequestResolver): void {
+    const headBytes = whole.subarray(0, end);
+    if (end < whole.length) this.stash(whole.subarray(end));
+    else this.socket.pause();
+    resolve(head.host).then(
+      (ep) => this.onResolved(head, headBytes, ep),
+      (err: unknown) =>
+        this.onResolved(head, headBytes, new ProxyError("WEFT_ERR_NO_ROUTE", String(err))),
+    );
+  }
+
+  private onResolved(head: Head, headBytes: Buffer, ep: Endpoint | ProxyError): void {
+    if (this.reqState === CLOSED || this.socket.destroyed) return;
+    if (ep !== this.endpoint) this.key = ep instanceof ProxyError ? "" : endpointKey(ep);
+    this.endpoint = ep;
+    const rest = this.pending;
+    this.pending = null;
+    const whole = rest === null ? headBytes : Buffer.concat([headBytes, rest]);
+    this.dispatchRequest(head, whole, headBytes.length);
+    if (this.reqState === REQ_BODY) this.socket.resume();
   }
 
   private sendRequest(head: Head, endpoint: Endpoint, whole: Buffer, end: number): void {

@@ -116,6 +116,12 @@ class StreamForward {
     stream.on("close", () => this.onDownstreamClose());
   }
 
+  forward(endpoint: Endpoint | ProxyError, pool: H2Pool, endStream: boolean): void {
+    if (this.stream.destroyed || this.stream.closed) return;
+    if (endpoint instanceof ProxyError) this.fail(endpoint);
+    else this.send(pool.get(endpoint), endStream);
+  }
+
   send(pooled: PooledSession, endStream: boolean): void {
     let up: http2.ClientHttp2Stream;
     try {
@@ -250,19 +256,17 @@ export function serveH2(
   scope: HttpScope,
   pool: H2Pool,
   log: Logger,
+  perRequest?: (authority: string) => Promise<Endpoint | ProxyError>,
 ): http2.ServerHttp2Session {
   if (initial.length > 0) socket.unshift(initial);
   const session = http2.performServerHandshake(socket);
   session.on("error", (e) => log.debug("h2 session error", { error: String(e) }));
   session.on("stream", (stream, headers, flags) => {
-    const fwd = new StreamForward(
-      stream,
-      headers,
-      scope.route(String(headers[":authority"] ?? "")),
-      log,
-    );
-    if (endpoint instanceof ProxyError) fwd.fail(endpoint);
-    else fwd.send(pool.get(endpoint), (flags & END_STREAM) !== 0);
+    const authority = String(headers[":authority"] ?? "");
+    const fwd = new StreamForward(stream, headers, scope.route(authority), log);
+    const endStream = (flags & END_STREAM) !== 0;
+    if (perRequest === undefined) fwd.forward(endpoint, pool, endStream);
+    else perRequest(authority).then((ep) => fwd.forward(ep, pool, endStream));
   });
   return session;
 }
