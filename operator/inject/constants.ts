@@ -30,6 +30,8 @@ export const TOKEN_FILE = "weft-identity-token";
 export const VOLUME_IDENTITY = "weft-identity-end-entity";
 export const VOLUME_TOKEN = "weft-identity-token";
 export const VOLUME_XTABLES = "weft-init-xtables-lock";
+/** Scratch space under a read-only root (the proxy unpacks its native addon there). */
+export const VOLUME_PROXY_TMP = "weft-proxy-tmp";
 
 /** Server-speaks-first protocols: no protocol detection (REFERENCE.md). */
 export const DEFAULT_OPAQUE_PORTS = [25, 587, 3306, 4444, 5432, 6379, 9300, 11211];

@@ -95,6 +95,9 @@ describe("injectPod", () => {
       expirationSeconds: 86400,
       path: "weft-identity-token",
     });
+    const mounts = proxyOf(pod).volumeMounts!.map((m) => `${m.name}:${m.mountPath}`);
+    expect(mounts).to.include("weft-proxy-tmp:/tmp");
+    expect(vols["weft-proxy-tmp"].emptyDir).to.deep.equal({ sizeLimit: "64Mi" });
   });
 
   it("lists inbound ports from TCP container ports and probes, resolving named ports", () => {

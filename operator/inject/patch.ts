@@ -168,6 +168,7 @@ export function proxyContainer(
     volumeMounts: [
       { name: k.VOLUME_IDENTITY, mountPath: k.IDENTITY_DIR },
       { name: k.VOLUME_TOKEN, mountPath: k.TOKEN_DIR, readOnly: true },
+      { name: k.VOLUME_PROXY_TMP, mountPath: "/tmp" },
     ],
   };
   if (native) {
@@ -245,6 +246,7 @@ export function proxyVolumes(): V1Volume[] {
       },
     },
     { name: k.VOLUME_XTABLES, emptyDir: {} },
+    { name: k.VOLUME_PROXY_TMP, emptyDir: { sizeLimit: "64Mi" } },
   ];
 }
 
