@@ -43,6 +43,8 @@ interface Row {
   sat: Saturation;
   cpuUsPerReq: number;
   lat: Latency[];
+  /** Direct to the backend at the same rate, measured just before `lat`: the baseline for "added". */
+  baseline: Latency[];
   idle: Mem;
   load: Mem;
 }
@@ -109,17 +111,27 @@ function maxMem(procs: Proc[]): Mem {
   };
 }
 
-async function measureBody(t: Target, procs: Proc[], body: string, idle: Mem): Promise<Row> {
+async function measureBody(
+  t: Target,
+  procs: Proc[],
+  body: string,
+  idle: Mem,
+  backend: number,
+): Promise<Row> {
   const url = `http://127.0.0.1:${t.port}/${body}`;
+  const directUrl = `http://127.0.0.1:${backend}/${body}`;
   process.stderr.write(`bench: ${t.name} /${body}: warm-up, saturation`);
   await wrk(url, 2);
   const cpu0 = cpuOf(procs);
   const sat = await wrk(url, SECONDS);
   const cpu = cpuOf(procs) - cpu0;
   const lat: Latency[] = [];
+  const baseline: Latency[] = [];
   let load: Mem = { rssKb: 0, anonKb: 0 };
   for (const rate of RATES) {
     process.stderr.write(`, ${rate}/s`);
+    // Paired with a direct run right before, so a busy host shifts both alike.
+    if (procs.length) baseline.push(await vegeta(VEGETA, directUrl, rate, SECONDS));
     const sampler = sampleMem(pids(procs));
     lat.push(await vegeta(VEGETA, url, rate, SECONDS));
     const m = sampler();
@@ -128,7 +140,16 @@ async function measureBody(t: Target, procs: Proc[], body: string, idle: Mem): P
   process.stderr.write("\n");
   // Per proxy: the pair's CPU split over its two hops.
   const cpuUsPerReq = procs.length ? cpu / sat.requests / procs.length : NaN;
-  return { target: t.name, body, sat, cpuUsPerReq, lat, idle, load };
+  return {
+    target: t.name,
+    body,
+    sat,
+    cpuUsPerReq,
+    lat,
+    baseline: procs.length ? baseline : lat,
+    idle,
+    load,
+  };
 }
 
 async function startTarget(t: Target, dir: string): Promise<Proc[]> {
@@ -144,12 +165,12 @@ async function startTarget(t: Target, dir: string): Promise<Proc[]> {
   return procs;
 }
 
-async function runTarget(t: Target, dir: string): Promise<Row[]> {
+async function runTarget(t: Target, dir: string, backend: number): Promise<Row[]> {
   const procs = await startTarget(t, dir);
   const idle = maxMem(procs);
   const rows: Row[] = [];
   try {
-    for (const body of BODIES) rows.push(await measureBody(t, procs, body, idle));
+    for (const body of BODIES) rows.push(await measureBody(t, procs, body, idle, backend));
   } finally {
     for (const p of procs) await stop(p);
   }
@@ -222,22 +243,22 @@ async function runH2(dir: string, PORTS: Ports): Promise<H2Row[]> {
 const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : "-");
 const mb = (kb: number): string => (kb > 0 ? (kb / 1024).toFixed(1) : "-");
 
-function added(row: Row, direct: Row | undefined, i: number, k: "p50" | "p99" | "p999"): number {
-  return direct ? row.lat[i][k] - direct.lat[i][k] : NaN;
+function added(row: Row, i: number, k: "p50" | "p99" | "p999"): number {
+  return row.target === "direct" ? NaN : row.lat[i][k] - row.baseline[i][k];
 }
 
 function printTable(rows: Row[]): void {
   const head = ["target", "body", "RPS(sat)", "err", "CPU µs/req/proxy"];
-  RATES.forEach((r) => head.push(`p50/p99/p99.9 ms @${r}/s (achieved)`, `+p99 @${r}/s`));
+  RATES.forEach((r) => head.push(`p50/p99/p99.9 ms @${r}/s (achieved)`, `added p50/p99/p99.9`));
   head.push("RSS idle/load MB", "RssAnon idle/load MB");
   const lines = [head];
   for (const r of rows) {
-    const direct = rows.find((d) => d.target === "direct" && d.body === r.body);
     const cells = [r.target, r.body, f(r.sat.rps), f(r.sat.errors), f(r.cpuUsPerReq, 1)];
     r.lat.forEach((l, i) => {
       const abs = [l.p50, l.p99, l.p999].map((x) => f(x, 2)).join("/");
       cells.push(`${abs} (${f(l.achieved)}${l.errors ? `, ${l.errors} err` : ""})`);
-      cells.push(r.target === "direct" ? "-" : f(added(r, direct, i, "p99"), 2));
+      const plus = (["p50", "p99", "p999"] as const).map((k) => f(added(r, i, k), 2)).join("/");
+      cells.push(r.target === "direct" ? "-" : plus);
     });
     cells.push(
       `${mb(r.idle.rssKb)}/${mb(r.load.rssKb)}`,
@@ -248,7 +269,7 @@ function printTable(rows: Row[]): void {
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join("  "));
   console.log(
-    "(+p99: p99 minus direct's p99 at the same rate; RSS and RssAnon: the larger hop of the pair)",
+    "(added: minus a direct run at the same rate just before; RSS and RssAnon: the larger hop of the pair)",
   );
 }
 
@@ -261,13 +282,12 @@ function printRatios(rows: Row[]): void {
   console.log("\nratios against HAProxy (same body, same run; < 1 means less than HAProxy):");
   for (const r of rows.filter((x) => x.target === "weft" || x.target === "nginx")) {
     const h = rows.find((x) => x.target === "haproxy" && x.body === r.body);
-    const d = rows.find((x) => x.target === "direct" && x.body === r.body);
     if (!h) continue;
     const parts = [
       `RPS ${ratio(r.sat.rps, h.sat.rps)}`,
       `CPU/req ${ratio(r.cpuUsPerReq, h.cpuUsPerReq)}`,
       ...RATES.map(
-        (rate, i) => `added p99 @${rate}/s ${ratio(added(r, d, i, "p99"), added(h, d, i, "p99"))}`,
+        (rate, i) => `added p99 @${rate}/s ${ratio(added(r, i, "p99"), added(h, i, "p99"))}`,
       ),
       `RSS idle ${ratio(r.idle.rssKb, h.idle.rssKb)}`,
       `RssAnon idle ${ratio(r.idle.anonKb, h.idle.anonKb)}`,
@@ -323,7 +343,7 @@ async function main(): Promise<void> {
     console.log(
       `bench: ${os.cpus().length} CPUs, load average ${load}, ${SECONDS} s per load, ports from ${PORTS.backend - 80}`,
     );
-    for (const t of targets(PORTS)) rows.push(...(await runTarget(t, dir)));
+    for (const t of targets(PORTS)) rows.push(...(await runTarget(t, dir, PORTS.backend)));
     console.log("");
     printTable(rows);
     printRatios(rows);

@@ -1,7 +1,10 @@
 // Configurations for the peers Weft is measured against. Every listener is on 127.0.0.1; every
 // proxy is one single-threaded process, as a Weft proxy is.
 
-/** Every port the benchmark listens on, from `base` up to base + 1510: keep it below the ephemeral range (32768+) so outgoing connections never hold one. */
+/**
+ * Every port the benchmark listens on, base .. base + 1510. Keep it below the ephemeral range
+ * (32768+) so that no outgoing connection holds one of them.
+ */
 export function portsFrom(base: number) {
   return {
     backend: base + 80,
