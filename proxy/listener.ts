@@ -2,6 +2,7 @@
 // detect the protocol (skipped on opaque ports) → hand the connection to HTTP/1, HTTP/2, TLS
 // termination or opaque TCP. Tracks its connections so a drain can close them gracefully.
 
+import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DirectionConfig } from "./config";
 import { detectProtocol, type Detected } from "./detect/detect";
@@ -13,7 +14,9 @@ import type { Logger } from "./log";
 import type { Direction, ProxyMetrics, TlsLabels } from "./metrics/metrics";
 import { pickEndpoint, type Endpoint, type Resolver } from "./route/resolver";
 import { forwardOpaque, type OpaqueEnv } from "./tcp/opaque";
-import { inboundTlsLabels, type TlsSeam } from "./tls/seam";
+import { negotiatedTransport, readTransportHeader } from "./tcp/transport";
+import { CLIENT_ID_HEADER, inboundIdentityDecision } from "./tls/inbound-policy";
+import { inboundTlsLabels, outboundTlsLabels, type TlsSeam } from "./tls/seam";
 
 export interface ListenerEnv {
   readonly direction: Direction;
@@ -28,6 +31,8 @@ export interface ListenerEnv {
   readonly opaque: OpaqueEnv;
   /** Resolve every HTTP request by its authority (set when a discovering resolver is plugged in). */
   readonly resolvePerRequest: boolean;
+  /** Inbound ports where connections without a verified client identity are refused. */
+  readonly requireIdentity: ReadonlySet<number>;
 }
 
 interface Tracked {
@@ -59,6 +64,14 @@ export function formatAddr(dst: OriginalDst | undefined): string {
 
 function endpointLabels(ep: Endpoint | ProxyError): Readonly<Record<string, string>> | undefined {
   return ep instanceof ProxyError ? undefined : ep.labels;
+}
+
+/** Inbound HTTP/2: each stream's headers get the verified l5d-client-id before they are forwarded. */
+function tagH2Streams(session: http2.ServerHttp2Session, clientId: string | undefined): void {
+  session.prependListener("stream", (_stream, headers) => {
+    delete headers[CLIENT_ID_HEADER];
+    if (clientId !== undefined) headers[CLIENT_ID_HEADER] = clientId;
+  });
 }
 
 export class Listener {
@@ -116,6 +129,7 @@ export class Listener {
     });
     const endpoint = this.resolve(dst);
     if (dst !== undefined && env.config.opaquePorts.has(dst.port)) {
+      if (this.refuseUnverified(socket, dst)) return;
       void endpoint.then((ep) => forwardOpaque(socket, Buffer.alloc(0), ep, env.opaque));
       tracked.drain = () => undefined;
       return;
@@ -123,10 +137,32 @@ export class Listener {
     detectProtocol(socket, env.config.detectTimeoutMs, (detected) => {
       if (detected === undefined) return void socket.destroy();
       if (detected.timedOut) env.metrics.detectTimeout(env.direction, targetAddr);
+      // TLS is checked once terminated; without a terminator it cannot prove an identity.
+      const verifiable = detected.protocol === "tls" && env.tls.inbound !== undefined;
+      if (!verifiable && this.refuseUnverified(socket, dst)) return;
       void endpoint.then((ep) =>
-        this.dispatch(tracked, detected, ep, targetAddr, env.tls.plaintextLabels),
+        this.dispatch(tracked, detected, ep, targetAddr, this.connectionLabels(ep)),
       );
     });
+  }
+
+  /** TLS labels of a connection not terminated here: outbound, those of the endpoint's identity. */
+  private connectionLabels(ep: Endpoint | ProxyError): TlsLabels {
+    const tls = this.env.tls;
+    if (this.env.direction === "inbound" || ep instanceof ProxyError) return tls.plaintextLabels;
+    return outboundTlsLabels(tls, tls.outbound.peerIdentity(ep));
+  }
+
+  /** Inbound to a require-identity port without a verified client: closed and counted. */
+  private refuseUnverified(socket: net.Socket, dst: OriginalDst | undefined): boolean {
+    const env = this.env;
+    if (env.direction !== "inbound" || dst === undefined) return false;
+    const decision = inboundIdentityDecision(dst.port, env.requireIdentity, undefined);
+    if (decision.action === "accept") return false;
+    env.tls.refused?.(decision.reason);
+    if (env.log.debugOn) env.log.debug("refused", { port: dst.port, reason: decision.reason });
+    socket.destroy();
+    return true;
   }
 
   private async resolve(
@@ -201,6 +237,7 @@ export class Listener {
       perRequest ? undefined : endpointLabels(ep),
     );
     const conn = new Http1Connection(t.socket, env.h1, ep, scope, perRequest);
+    if (env.direction === "inbound") conn.inbound = { clientId: tls.client_id };
     t.drain = () => conn.drain();
     conn.start(d.initial);
     if (this.draining) conn.drain();
@@ -222,6 +259,7 @@ export class Listener {
       perRequest ? undefined : endpointLabels(ep),
     );
     const session = serveH2(t.socket, d.initial, ep, scope, env.h2, env.log, perRequest);
+    if (env.direction === "inbound") tagH2Streams(session, tls.client_id);
     t.drain = () => session.close();
     if (this.draining) session.close();
   }
@@ -231,7 +269,11 @@ export class Listener {
     const terminator = env.tls.inbound as NonNullable<TlsSeam["inbound"]>;
     terminator.terminate(t.socket, d.initial).then(
       (done) => {
-        if (done === undefined) return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+        if (done === undefined) {
+          if (this.refuseUnverified(t.socket, t.dst)) return;
+          return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+        }
+        if (negotiatedTransport(done.socket)) return this.forwardTransport(t, done.socket);
         const inner: Tracked = { socket: done.socket, dst: t.dst, drain: () => done.socket.end() };
         t.drain = () => inner.drain();
         const labels = inboundTlsLabels(env.tls, done.clientIdentity, true);
@@ -249,5 +291,14 @@ export class Listener {
       },
       () => t.socket.destroy(),
     );
+  }
+
+  /** Opaque traffic from a meshed peer: its transport header names the application's port. */
+  private forwardTransport(t: Tracked, socket: net.Socket): void {
+    t.drain = () => undefined;
+    readTransportHeader(socket, this.env.config.detectTimeoutMs, (r) => {
+      if (r instanceof ProxyError) return void socket.destroy();
+      forwardOpaque(socket, r.rest, { address: "127.0.0.1", port: r.port }, this.env.opaque);
+    });
   }
 }

@@ -101,6 +101,7 @@ function direction(
     h2,
     opaque: common,
     resolvePerRequest: deps.resolvePerRequest,
+    requireIdentity: d === "inbound" ? config.inboundPortsRequireIdentity : new Set<number>(),
   });
   return { listener, pool, h2 };
 }

@@ -11,6 +11,7 @@ import type { HttpScope, RouteMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
 import { tunnel } from "../tcp/pipe";
 import { BodyFramer, requestFraming, responseFraming } from "./body";
+import { clientIdRewriteNeeded, withClientId, type InboundPeer } from "./client-id";
 import { HeadError, HeadReader, parseHead, type Head } from "./head";
 import {
   clientKeepAlive,
@@ -63,6 +64,8 @@ export class Http1Connection implements UpstreamOwner {
   private route: RouteMetrics | null = null;
   private startedAt = 0;
   private readonly onData = (chunk: Buffer): void => this.onClientData(chunk);
+  /** Inbound only: the peer whose identity requests carry as l5d-client-id. */
+  inbound: InboundPeer | null = null;
   /** The pool key of the endpoint, computed once per endpoint. */
   private key: string;
 
@@ -178,13 +181,19 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   private sendRequest(head: Head, endpoint: Endpoint, whole: Buffer, end: number): void {
-    const verbatim = !head.hopByHop && head.versionMinor === 1;
-    this.sentHead = verbatim ? whole.subarray(0, end) : rewriteRequestHead(head);
+    const tagged = clientIdRewriteNeeded(head, this.inbound);
+    const verbatim = !tagged && !head.hopByHop && head.versionMinor === 1;
+    this.sentHead = verbatim ? whole.subarray(0, end) : this.rewrittenHead(head, tagged);
     this.upstream = this.env.pool.acquire(endpoint, this, this.key);
     // A verbatim head goes out in the same write as the body bytes that came with it.
     if (!verbatim || this.reqState !== REQ_BODY) this.upstream.write(this.sentHead);
     if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
     else if (end < whole.length) this.stash(whole.subarray(end));
+  }
+
+  private rewrittenHead(head: Head, tagged: boolean): string {
+    const out = rewriteRequestHead(head);
+    return tagged ? withClientId(out, this.inbound as InboundPeer) : out;
   }
 
   /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */

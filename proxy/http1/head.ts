@@ -28,6 +28,8 @@ export interface Head {
   readonly contentType: string;
   /** A field that must not be forwarded is present, so the head has to be rewritten. */
   readonly hopByHop: boolean;
+  /** A response had both Transfer-Encoding and Content-Length: the length is dropped. */
+  readonly conflictingLength: boolean;
 }
 
 export class HeadError extends Error {
@@ -56,6 +58,7 @@ class HeadBuilder {
   host = "";
   contentType = "";
   hopByHop = false;
+  conflictingLength = false;
 }
 
 /** Parses a head (without its final CRLFCRLF). Throws HeadError on malformed input. */
@@ -74,6 +77,11 @@ export function parseHead(text: string, isRequest: boolean): Head {
     parseField(text, start, end, head);
   }
   if (isRequest) checkRequest(head);
+  else if (head.hasTransferEncoding && head.contentLength !== -1) {
+    // RFC 9112 §6.3: Transfer-Encoding wins, and Content-Length must not be passed on with it.
+    head.conflictingLength = true;
+    head.hopByHop = true;
+  }
   return head;
 }
 

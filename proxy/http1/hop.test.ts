@@ -60,6 +60,14 @@ describe("hop-by-hop fields", () => {
     );
   });
 
+  it("drops Content-Length from a response that also has Transfer-Encoding", () => {
+    const r = res("HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked");
+    expect(r.hopByHop).to.equal(true);
+    expect(rewriteResponseHead(r, "keep-alive", 1)).to.equal(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+  });
+
   it("decides persistence per hop", () => {
     expect(clientKeepAlive(req("GET / HTTP/1.1\r\nHost: a"))).to.equal(true);
     expect(clientKeepAlive(req("GET / HTTP/1.1\r\nHost: a\r\nConnection: close"))).to.equal(false);

@@ -22,7 +22,9 @@ export function isHopByHop(
 function appendFields(out: string, head: Head): string {
   const f = headFields(head);
   for (let i = 0; i < f.length; i += 2) {
-    if (!isHopByHop(f[i], f[i + 1], head.connectionListed)) out += `${f[i]}: ${f[i + 1]}\r\n`;
+    if (isHopByHop(f[i], f[i + 1], head.connectionListed)) continue;
+    if (head.conflictingLength && f[i].toLowerCase() === "content-length") continue;
+    out += `${f[i]}: ${f[i + 1]}\r\n`;
   }
   return out;
 }
