@@ -225,8 +225,15 @@ describe("operator (e2e)", function () {
     await kubectlOk(["-n", ns, "rollout", "status", "deploy/web", "--timeout=180s"], {
       timeoutMs: 190_000,
     });
-    const ps = await pods(ns, "app=web");
-    expect(ps.every((p) => hasProxy(p) && podReady(p))).to.equal(true);
+    const ready = await waitFor(
+      "the old pods to be gone and every web pod meshed and Ready",
+      async () => {
+        const ps = await pods(ns, "app=web");
+        return ps.length === 2 && ps.every((p) => hasProxy(p) && podReady(p)) ? ps : undefined;
+      },
+      60_000,
+    );
+    expect(ready.map(containerNames)[0]).to.include("weft-proxy");
   });
 
   it("weft.io/inject=disabled on a pod leaves it alone and an Event says why", async () => {
