@@ -33,7 +33,12 @@ export interface ListenerEnv {
   readonly resolvePerRequest: boolean;
   /** Inbound ports where connections without a verified client identity are refused. */
   readonly requireIdentity: ReadonlySet<number>;
+  /** Serves detected HTTP/1 connections instead of the built-in forwarder (per-request routing). */
+  readonly http1Handler?: Http1Handler;
 }
+
+/** Takes over a detected HTTP/1 connection: the socket, the bytes detection read, the target. */
+export type Http1Handler = (socket: net.Socket, initial: Buffer, dst: OriginalDst) => void;
 
 interface Tracked {
   drain(): void;
@@ -229,6 +234,10 @@ export class Listener {
     tls: TlsLabels,
   ): void {
     const env = this.env;
+    if (env.http1Handler !== undefined && t.dst !== undefined) {
+      env.http1Handler(t.socket, d.initial, t.dst);
+      return;
+    }
     const perRequest = this.perRequest(t);
     const scope = env.metrics.http(
       env.direction,

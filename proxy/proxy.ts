@@ -9,7 +9,7 @@ import { formatHostPort, type ProxyConfig } from "./config";
 import { Http1Pool } from "./http1/pool";
 import { H2Pool } from "./http2/proxy";
 import { loadInterception, type Interception } from "./interception";
-import { Listener } from "./listener";
+import { Listener, type Http1Handler } from "./listener";
 import { Logger } from "./log";
 import { ProxyMetrics, type Direction } from "./metrics/metrics";
 import { OriginalDestinationResolver, type Resolver } from "./route/resolver";
@@ -36,6 +36,12 @@ export interface ProxyOptions {
    * when a resolver is given, so discovery balances per request.
    */
   readonly resolvePerRequest?: boolean;
+  /**
+   * Serves detected outbound HTTP/1 connections (with the bytes detection read and the original
+   * destination) instead of the built-in forwarder: the seam for route-aware handling (profiles,
+   * retries, timeouts). Inbound keeps the built-in forwarder.
+   */
+  readonly outboundHttp1?: Http1Handler;
 }
 
 export interface RunningProxy {
@@ -101,6 +107,7 @@ function direction(
     h2,
     opaque: common,
     resolvePerRequest: deps.resolvePerRequest,
+    http1Handler: d === "outbound" ? deps.outboundHttp1 : undefined,
     requireIdentity: d === "inbound" ? config.inboundPortsRequireIdentity : new Set<number>(),
   });
   return { listener, pool, h2 };
@@ -114,6 +121,7 @@ interface Deps {
   readonly interception: Interception;
   readonly maxHeadBytes: number;
   readonly resolvePerRequest: boolean;
+  readonly outboundHttp1: Http1Handler | undefined;
 }
 
 function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
@@ -126,6 +134,7 @@ function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
     maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
     // The default resolver's answer is fixed per connection; a plugged-in one may balance per request.
     resolvePerRequest: options.resolvePerRequest ?? options.resolver !== undefined,
+    outboundHttp1: options.outboundHttp1,
   };
 }
 
