@@ -217,7 +217,7 @@ describe("operator (e2e)", function () {
     expect((await events(ns, "Injected")).length).to.be.greaterThan(0);
   });
 
-  it("meshed pods become Ready, which their proxies are only once certified", async function () {
+  it("meshed pods become Ready, their probes passing through the proxy", async function () {
     if (!(await proxyImageOnNode())) {
       console.log("      skipped: no docker.io/weft/proxy image on the node yet (make images)");
       this.skip();
