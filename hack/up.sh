@@ -56,6 +56,12 @@ step "meshed?"
 unmeshed="$(kubectl -n weft-demo get pods -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.initContainers[*].name}{" "}{.spec.containers[*].name}{"\n"}{end}' | grep -v weft-proxy || true)"
 [[ -z $unmeshed ]] || fail "demo pods without the proxy: $unmeshed"
 echo "every demo pod carries weft-proxy" >&2
+want="$(kubectl -n weft-demo get pods --no-headers | wc -l)"
+for _ in $(seq 1 30); do
+  have="$(kubectl get mesh weft -o jsonpath='{.status.meshedPods}' 2>/dev/null || echo 0)"
+  ((${have:-0} >= want)) && break
+  sleep 2
+done
 
 step "summary"
 kubectl get meshes

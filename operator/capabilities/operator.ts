@@ -155,10 +155,10 @@ const reconcileOptions = {
   defaultImage: process.env.WEFT_CONTROLLER_IMAGE,
 };
 
-/** Resync every 30 s when Ready (meshed counts move), every 5 s while the control plane comes up. */
+/** Resync every 15 s when Ready (meshed counts move), every 5 s while the control plane comes up. */
 const meshQueue = new Requeue<ReconcileResult | undefined>(
   (name) => reconcileMesh(name, meshIO, reconcileOptions),
-  (r) => (r === undefined || r.deleted ? undefined : r.ready ? 30_000 : 5_000),
+  (r) => (r === undefined || r.deleted ? undefined : r.ready ? 15_000 : 5_000),
   (name, err, ms) =>
     Log.error({ err: String(err) }, `reconcile of Mesh ${name} failed; retrying in ${ms} ms`),
 );
