@@ -213,6 +213,8 @@ export function mtlsTerminator(
         (opts.now ?? Date.now)(),
       );
       if (!decision.ok) return refuse(decision.reason, sock);
+      // Only a tls.Server clears this on a server-side socket; HTTP/2 would wait for it forever.
+      (sock as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
       return { socket: sock, clientIdentity: decision.identity };
     },
   };
