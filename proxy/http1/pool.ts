@@ -25,16 +25,14 @@ export class Upstream {
   idle = false;
   /** When it last went idle (performance.now()), for the pool's idle sweep. */
   idleSince = 0;
-  private readonly tcp: TcpConnMetrics;
 
   constructor(
     readonly socket: net.Socket,
     readonly key: string,
     private readonly pool: Http1Pool,
     connectTimeoutMs: number,
-    tls: TcpConnMetrics,
+    private readonly tcp: TcpConnMetrics,
   ) {
-    this.tcp = tls;
     socket.setNoDelay(true);
     socket.setTimeout(connectTimeoutMs);
     socket.on("connect", this.onConnect);
