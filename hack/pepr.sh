@@ -5,6 +5,8 @@
 #
 #   hack/pepr.sh build [IMAGE]   → dist/pepr/dist/pepr-module-weft.yaml (controller image IMAGE)
 #   hack/pepr.sh dev             → admission + watch in one local process against KUBECONFIG
+#                                  (replaces the in-cluster operator; `make install` restores it;
+#                                  the Mesh's components still run from the controller image)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 stage="$root/dist/pepr"
@@ -32,6 +34,11 @@ case "$cmd" in
     ls -l dist/pepr-module-*.yaml
     ;;
   dev)
+    # The module now runs here: remove the in-cluster operator's webhooks and Deployments
+    # (Pepr applies its own without force, and two watchers would reconcile the same Mesh).
+    echo "pepr dev: replacing the in-cluster operator (make install restores it)"
+    kubectl delete mutatingwebhookconfiguration,validatingwebhookconfiguration pepr-weft --ignore-not-found >/dev/null
+    kubectl -n pepr-system delete deploy pepr-weft pepr-weft-watcher --ignore-not-found >/dev/null
     export WEFT_SOURCE_ROOT="$root"
     exec pepr dev --host "${PEPR_DEV_HOST:-localhost}" --yes
     ;;
