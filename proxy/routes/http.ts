@@ -5,7 +5,10 @@
  * pool (an http.Agent) per endpoint.
  */
 import * as http from "node:http";
+import * as net from "node:net";
 import type { Readable } from "node:stream";
+import type { ProxyMetrics } from "../metrics/metrics";
+import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { P2cBalancer, type BalancerOptions, type Slot } from "../balance/p2c";
 import { NoEndpointsError } from "../balance/errors";
 import { WeightedSplit } from "../balance/split";
@@ -13,7 +16,12 @@ import type { Discovery, ResolutionHandle } from "../discovery/client";
 import type { DiscoveredEndpoint, EndpointState } from "../discovery/state";
 import { captureBody, type CapturedBody } from "./body";
 import { RetryBudget } from "./budget";
-import { routeRequest, type AttemptResponse, type ProxyErrorResponse } from "./execute";
+import {
+  routeRequest,
+  type AttemptResponse,
+  type ProxyErrorResponse,
+  type Routed,
+} from "./execute";
 import type { RouteMetricFamilies, RouteScope } from "./metrics";
 import {
   compileProfile,
@@ -167,6 +175,22 @@ export interface OutboundHttpOptions {
   profileTimeoutMs?: number;
   /** Idle logical services are dropped after this long (5 s outbound). */
   idleMs?: number;
+  /**
+   * The proxy's TLS seam and metrics: meshed endpoints are reached over mTLS, and each request
+   * counts in request_total/response_total by endpoint with its tls/server_id labels.
+   */
+  proxy?: { tls: TlsSeam; metrics: ProxyMetrics };
+}
+
+/** Keep-alive connections to one endpoint, made by `connect` (e.g. mTLS through the seam). */
+class EndpointAgent extends http.Agent {
+  constructor(private readonly connect: () => net.Socket) {
+    super({ keepAlive: true, timeout: 3000 });
+  }
+
+  override createConnection(): net.Socket {
+    return this.connect();
+  }
 }
 
 export interface OriginalDst {
@@ -228,7 +252,7 @@ export class OutboundHttp {
     dst: OriginalDst,
   ): Promise<void> {
     const svc = this.service(this.pathFor(req.headers.host, dst), dst);
-    svc.lastUsed = performance.now();
+    const startedAt = (svc.lastUsed = performance.now());
     if (!svc.primary.handle.resolution.profile) {
       await svc.primary.handle.resolution.waitForProfile(this.options.profileTimeoutMs ?? 1000);
     }
@@ -243,6 +267,7 @@ export class OutboundHttp {
       replayable: body.replayable,
       send: (signal) => this.attempt(svc, req, body, signal),
     });
+    this.record(req.headers.host ?? "", dst, routed, startedAt);
     if (routed.kind === "error") return this.writeError(res, routed.error);
     const incoming = routed.response.incoming;
     res.writeHead(incoming.statusCode ?? 502, forwardHeaders(incoming.headers));
@@ -255,6 +280,25 @@ export class OutboundHttp {
     this.services.clear();
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
+  }
+
+  /** request_total/response_total (status at the response head), by endpoint and its identity. */
+  private record(
+    authority: string,
+    dst: OriginalDst,
+    routed: Routed<HttpAttempt>,
+    startedAt: number,
+  ): void {
+    const proxy = this.options.proxy;
+    if (proxy === undefined) return;
+    const ep = routed.kind === "response" ? routed.response.endpoint : undefined;
+    const target = ep?.key ?? `${dst.address}:${dst.port}`;
+    const tls = outboundTlsLabels(proxy.tls, ep?.identity);
+    const route = proxy.metrics.http("outbound", target, tls, ep?.labels).route(authority);
+    route.request();
+    const ms = performance.now() - startedAt;
+    if (routed.kind === "error") route.response(routed.error.status, -1, routed.error.error, ms);
+    else route.response(routed.response.status, routed.response.grpcStatus ?? -1, "", ms);
   }
 
   private writeError(res: http.ServerResponse, e: ProxyErrorResponse): void {
@@ -295,8 +339,19 @@ export class OutboundHttp {
 
   private agent(ep: DiscoveredEndpoint): http.Agent {
     let a = this.agents.get(ep.key);
-    if (!a) this.agents.set(ep.key, (a = new http.Agent({ keepAlive: true, timeout: 3000 })));
+    if (!a) this.agents.set(ep.key, (a = this.newAgent(ep)));
     return a;
+  }
+
+  /** A meshed endpoint (one with an identity) is reached over mTLS through the proxy's seam. */
+  private newAgent(ep: DiscoveredEndpoint): http.Agent {
+    const seam = this.options.proxy?.tls.outbound;
+    const identity = seam?.peerIdentity(ep);
+    if (seam === undefined || identity === undefined)
+      return new http.Agent({ keepAlive: true, timeout: 3000 });
+    return new EndpointAgent(() =>
+      seam.originate(net.connect({ host: ep.address, port: ep.port }), identity, ["http/1.1"]),
+    );
   }
 
   private async attempt(
