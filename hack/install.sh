@@ -35,7 +35,17 @@ render() {
   } >"$out"
 }
 
+# `pepr dev` leaves webhooks that call a URL on this host; ours call the in-cluster Service.
+drop_dev_webhooks() {
+  local kind url
+  for kind in mutatingwebhookconfiguration validatingwebhookconfiguration; do
+    url="$(kubectl get "$kind" pepr-weft -o jsonpath='{.webhooks[0].clientConfig.url}' 2>/dev/null || true)"
+    [[ -z $url ]] || kubectl delete "$kind" pepr-weft >/dev/null
+  done
+}
+
 apply() {
+  drop_dev_webhooks
   step "applying config/install.yaml"
   kubectl apply --server-side --force-conflicts -f "$out" >/dev/null || fail "kubectl apply -f config/install.yaml"
   step "waiting for the CRDs to be established"
