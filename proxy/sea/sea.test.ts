@@ -3,6 +3,7 @@ import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { normalizeSave } from "../init/save";
 import { REPO_ROOT, tsNode } from "../testing/addon";
 import { NetnsLab } from "../testing/netns";
 import { PROXY_UID, TwoPods, waitHttp } from "../testing/pods";
@@ -72,6 +73,20 @@ describe("the SEA binary (dist/weft-proxy)", function () {
     expect(r.code).to.equal(0);
     expect(r.stdout).to.contain("iptables -t nat -A PREROUTING -j PROXY_INIT_REDIRECT");
     expect(r.stdout).to.contain("-j REDIRECT --to-ports 4140");
+  });
+
+  it("`init` installs the rules in a namespace; a second run and `--cleanup` behave", async () => {
+    const ns = await lab.create("sea-init");
+    const save = async (): Promise<string> =>
+      normalizeSave(await ns.mustExec("iptables-save", ["-t", "nat"]));
+    const before = await save();
+    await ns.mustExec(lone, ["init", "--outbound-ports-to-ignore", "443"]);
+    const installed = await save();
+    expect(installed).to.contain("-j REDIRECT --to-ports 4143").and.contain("--dports 443");
+    await ns.mustExec(lone, ["init", "--outbound-ports-to-ignore", "443"]);
+    expect(await save()).to.equal(installed);
+    await ns.mustExec(lone, ["init", "--cleanup"]);
+    expect(await save()).to.equal(before);
   });
 
   it("starts with no Node on PATH and answers /live (start-up and idle memory printed)", async () => {
