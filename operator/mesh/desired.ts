@@ -11,6 +11,7 @@ import type {
 } from "@kubernetes/client-node";
 import type { Mesh } from "../../crds/types";
 import { componentsToRun, replicasInSpec, type ComponentDef } from "./components";
+import { heartbeatObjects } from "./heartbeat";
 import * as n from "./names";
 
 export interface TrustMaterial {
@@ -267,5 +268,6 @@ export function desiredObjects(input: DesiredInput): Obj[] {
       deployment(input, c),
       service(input.mesh, c),
     ]),
+    ...heartbeatObjects(input.mesh, input.available, controllerImage(input)),
   ];
 }

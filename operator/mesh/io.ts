@@ -33,6 +33,7 @@ function decode(data: Record<string, string> | undefined): Record<string, string
 
 const OWNED_KINDS: [string, string, boolean][] = [
   ["apps/v1", "Deployment", true],
+  ["batch/v1", "CronJob", true],
   ["v1", "Service", true],
   ["v1", "ServiceAccount", true],
   ["v1", "ConfigMap", true],
