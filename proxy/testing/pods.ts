@@ -55,6 +55,7 @@ export async function buildProxyBundle(): Promise<string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require("esbuild") as typeof import("esbuild");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-test-bundle-"));
+  process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
   fs.chmodSync(dir, 0o755);
   const outfile = path.join(dir, "weft-proxy.cjs");
   await esbuild.build({
