@@ -6,7 +6,8 @@ import { Capability, K8s, a, kind, Log } from "pepr";
 import type { Mesh } from "../../crds/types";
 import { loadIssuer, trustRootSha256 } from "../identity/ca";
 import { contextFromMesh, supportsNativeSidecars } from "../inject/context";
-import { decideInjection, hasProxy, type InjectContext } from "../inject/decide";
+import type { InjectContext } from "../inject/decide";
+import { MISSED_MESSAGE, missedInjection } from "../inject/missed";
 import { availableComponents } from "../mesh/available";
 import { Requeue } from "../mesh/backoff";
 import { KubeMeshIO } from "../mesh/io";
@@ -186,15 +187,12 @@ When(a.Pod)
   .IsCreated()
   .Watch(async (pod: V1Pod) => {
     const nsName = pod.metadata?.namespace ?? "default";
-    if (hasProxy(pod)) return;
-    const d = decideInjection(pod, nsName, await namespaceOf(nsName), await injectContext());
-    if (!d.inject) return;
+    if (!missedInjection(pod, await namespaceOf(nsName), await injectContext(), new Date())) return;
     emitPodEvent({
       namespace: nsName,
       pod,
       reason: "InjectionSkipped",
       type: "Warning",
-      message:
-        "created without weft-proxy: the injector webhook did not process this pod (unreachable?); restart it once the operator is back",
+      message: MISSED_MESSAGE,
     });
   });
