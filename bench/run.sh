@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: the proxy benchmark (bench/proxy). Installs its peers and load generators when
+# make bench: the proxy benchmark (bench/proxy), then the destination benchmark
+# (bench/destination). BENCH_ONLY=proxy|destination runs one. Installs its peers and load generators when
 # missing (Debian's haproxy, nginx, wrk, h2load; vegeta from the Go module proxy into dist/),
 # builds the SEA binary when missing, then prints the comparison. Every load is bounded in time
 # (BENCH_SECONDS, default 8) and stays on 127.0.0.1.
@@ -37,4 +38,10 @@ fi
 
 # vegeta holds one socket per in-flight request at 5k/s.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-exec node --require tsx/cjs bench/proxy/bench.ts "$@"
+case "${BENCH_ONLY:-all}" in
+  proxy) exec node --require tsx/cjs bench/proxy/bench.ts "$@" ;;
+  destination) exec bash bench/destination/run.sh "$@" ;;
+esac
+node --require tsx/cjs bench/proxy/bench.ts "$@"
+echo
+bash bench/destination/run.sh
