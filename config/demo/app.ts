@@ -106,22 +106,26 @@ function web(port = 8080): void {
 function traffic(): void {
   const rps = Math.min(50, Math.max(1, Number(process.env.TRAFFIC_RPS ?? 5)));
   const target = process.env.TRAFFIC_TARGET ?? "http://web:8080";
-  let ok = 0;
-  let failed = 0;
+  const counts = { ok: 0, failed: 0, lastError: "" };
+  const fail = (why: string): void => {
+    counts.failed++;
+    counts.lastError = why;
+  };
   setInterval(() => {
     const id = Math.floor(Math.random() * 6);
     const req = request(`${target}/books/${id}`, { timeout: 3000 }, (res) => {
       res.resume();
-      if ((res.statusCode ?? 500) < 500) ok++;
-      else failed++;
+      if ((res.statusCode ?? 500) < 500) counts.ok++;
+      else fail(`HTTP ${res.statusCode} ${res.headers["l5d-proxy-error"] ?? ""}`.trim());
     });
-    req.on("error", () => failed++);
+    req.on("timeout", () => req.destroy(new Error("timed out after 3 s")));
+    req.on("error", (err) => fail(err.message));
     req.end();
   }, 1000 / rps);
-  setInterval(
-    () => console.log(`traffic: ${rps} rps to ${target}: ok=${ok} failed=${failed}`),
-    10000,
-  );
+  setInterval(() => {
+    const last = counts.lastError ? ` last error: ${counts.lastError}` : "";
+    console.log(`traffic: ${rps} rps to ${target}: ok=${counts.ok} failed=${counts.failed}${last}`);
+  }, 10000);
 }
 
 const roles: Record<string, () => void> = {
