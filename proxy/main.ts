@@ -5,7 +5,8 @@ import { registerReadinessGate } from "./admin/readiness";
 import type { ProxyIdentity } from "./identity/start";
 import { ProxyMetrics } from "./metrics/metrics";
 import { describe, startProxy } from "./proxy";
-import type { Resolver } from "./route/resolver";
+import type { DiscoveryStack } from "./routes/stack";
+import { noTls, type TlsSeam } from "./tls/seam";
 
 export { startProxy } from "./proxy";
 export type { ProxyOptions, RunningProxy } from "./proxy";
@@ -21,15 +22,19 @@ async function runProxy(): Promise<number> {
   }
   const metrics = new ProxyMetrics();
   const identity = await startIdentity(config, metrics);
+  const tls = identity?.seam ?? noTls(config.identityDisabled);
+  const discovery = startDiscovery(config, tls, metrics);
   const proxy = await startProxy(config, {
-    resolver: discoveryResolver(config),
-    tls: identity?.seam,
+    resolver: discovery?.resolver,
+    outboundHttp1: discovery?.outboundHttp1,
+    tls,
     metrics,
   });
   process.stdout.write(`weft-proxy: listening ${describe(proxy)}\n`);
   process.on("SIGTERM", () => void proxy.drain());
   process.on("SIGINT", () => void proxy.drain());
   await proxy.done;
+  discovery?.close();
   identity?.stop();
   return 0;
 }
@@ -53,14 +58,19 @@ async function startIdentity(
 }
 
 /**
- * Discovery when a destination service is configured. Loaded only then: its gRPC client is most
- * of the bundle, and a proxy without discovery should not pay for it at start or in memory.
+ * Discovery, routes and per-request balancing when a destination service is configured. Loaded
+ * only then: its gRPC client is most of the bundle, and a proxy without discovery should not pay
+ * for it at start or in memory; its HTTP/1 fast path stays as it is.
  */
-function discoveryResolver(config: ProxyConfig): Resolver | undefined {
+function startDiscovery(
+  config: ProxyConfig,
+  tls: TlsSeam,
+  metrics: ProxyMetrics,
+): DiscoveryStack | undefined {
   if (config.destination.svcAddr === undefined) return undefined;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const discovery = require("./discovery/resolver") as typeof import("./discovery/resolver");
-  return discovery.resolverFromConfig(config);
+  const stack = require("./routes/stack") as typeof import("./routes/stack");
+  return stack.discoveryStack(config, { tls, metrics });
 }
 
 async function runInit(argv: string[]): Promise<number> {

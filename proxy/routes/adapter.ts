@@ -24,5 +24,7 @@ export function outboundHttpConnections(outbound: OutboundHttp): ConnectionHandl
     dsts.set(socket, dst);
     if (initial.length > 0) socket.unshift(initial);
     server.emit("connection", socket);
+    // Protocol detection leaves the socket paused; the HTTP server only reads a flowing one.
+    socket.resume();
   };
 }

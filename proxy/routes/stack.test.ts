@@ -1,0 +1,244 @@
+// The discovery stack through the real startProxy (loopback): a fake destination service feeds
+// endpoints and profiles; requests to the proxy's outbound port are balanced, timed out and
+// retried per request, and meshed endpoints are reached over mTLS.
+import { expect } from "chai";
+import * as http from "node:http";
+import {
+  event,
+  podObject,
+  profileObject,
+  serviceObject,
+  sliceObject,
+} from "../../operator/destination/fixtures";
+import {
+  DEFAULT_OPTIONS,
+  startDestination,
+  type RunningDestination,
+} from "../../operator/destination/main";
+import { FeedWatchSource } from "../../operator/destination/watch";
+import { Readiness } from "../admin/readiness";
+import { loadConfig, type Env } from "../config";
+import { unavailable } from "../interception";
+import { ProxyMetrics } from "../metrics/metrics";
+import { startProxy, type RunningProxy } from "../proxy";
+import { closeServer, listenOn, testEnv } from "../testkit";
+import { MtlsCredentials, mtlsOriginator, mtlsTerminator } from "../tls/mtls";
+import { noTls, type TlsSeam } from "../tls/seam";
+import { testCa, type TestCa } from "../tls/test-pki";
+import { discoveryStack, type DiscoveryStack } from "./stack";
+
+const CLI = "cli.shop.serviceaccount.identity.weft-system.cluster.local";
+const SRV = "srv.shop.serviceaccount.identity.weft-system.cluster.local";
+
+async function seamFor(ca: TestCa, identity: string): Promise<TlsSeam> {
+  const creds = new MtlsCredentials(await ca.issue(identity));
+  return {
+    outbound: mtlsOriginator(creds),
+    inbound: mtlsTerminator(creds),
+    plaintextLabels: noTls(false).plaintextLabels,
+  };
+}
+
+interface Backend {
+  readonly id: string;
+  readonly server: http.Server;
+  port: number;
+  delayMs: number;
+}
+
+async function backend(id: string, delayMs: number): Promise<Backend> {
+  const b: Backend = { id, server: http.createServer(), port: 0, delayMs };
+  b.server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.resume();
+    const who = `${id} id=${String(req.headers["l5d-client-id"] ?? "-")}`;
+    setTimeout(() => res.writeHead(200, { "x-backend": id }).end(who), b.delayMs);
+  });
+  b.port = await listenOn(b.server);
+  return b;
+}
+
+/** A Service whose endpoints are loopback backends, one slice (and port) each. */
+function publish(feed: FeedWatchSource, name: string, backends: Backend[]): void {
+  feed.push(event("Service", serviceObject("shop", name, [{ name: "http", port: 80 }])));
+  for (const b of backends) {
+    const slice = sliceObject(
+      "shop",
+      `${name}-${b.id}`,
+      name,
+      [{ name: "http", port: b.port }],
+      [{ ip: "127.0.0.1" }],
+    );
+    feed.push(event("EndpointSlice", slice));
+  }
+}
+
+interface Reply {
+  status: number;
+  backend: string;
+  body: string;
+  error: string;
+  ms: number;
+}
+
+function get(port: number, host: string, path = "/"): Promise<Reply> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: "127.0.0.1", port, path, headers: { host }, agent: false }, (res) => {
+        let body = "";
+        res.on("data", (d) => (body += d));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            backend: String(res.headers["x-backend"] ?? ""),
+            body,
+            error: String(res.headers["l5d-proxy-error"] ?? ""),
+            ms: performance.now() - t0,
+          }),
+        );
+      })
+      .on("error", reject);
+  });
+}
+
+/** `total` requests, `concurrency` at a time. */
+async function load(port: number, host: string, total: number, concurrency: number) {
+  const out: Reply[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next++ < total) out.push(await get(port, host));
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return out;
+}
+
+describe("discovery stack through startProxy (loopback, fake destination)", function () {
+  this.timeout(30_000);
+  const feed = new FeedWatchSource();
+  const backends: Backend[] = [];
+  let dest: RunningDestination;
+  let stack: DiscoveryStack;
+  let proxy: RunningProxy;
+  let ca: TestCa;
+
+  before(async () => {
+    ca = await testCa();
+    dest = await startDestination({ ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" }, feed);
+    const env: Env = {
+      WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${dest.port}`,
+      WEFT_PROXY_DESTINATION_CONTEXT: '{"ns":"shop"}',
+      WEFT_PROXY_IDENTITY_DISABLED: "false",
+    };
+    const config = loadConfig(testEnv(80, env));
+    const metrics = new ProxyMetrics();
+    const tls = await seamFor(ca, CLI);
+    stack = discoveryStack(config, { tls, metrics, http: { balancer: { failfastMs: 300 } } })!;
+    proxy = await startProxy(config, {
+      tls,
+      metrics,
+      resolver: stack.resolver,
+      outboundHttp1: stack.outboundHttp1,
+      readiness: new Readiness(),
+      interception: unavailable("loopback test"),
+    });
+  });
+
+  after(async () => {
+    await proxy.close();
+    stack.close();
+    for (const b of backends) await closeServer(b.server);
+    await dest.stop();
+  });
+
+  async function service(name: string, delays: number[]): Promise<Backend[]> {
+    const bs = await Promise.all(delays.map((d, i) => backend(`${name}${i}`, d)));
+    backends.push(...bs);
+    publish(feed, name, bs);
+    return bs;
+  }
+
+  it("balances per request: a slow endpoint gets fewer requests", async () => {
+    await service("bal", [2, 120]);
+    const host = "bal.shop.svc.cluster.local";
+    const warm = await load(proxy.outbound.port, host, 20, 4);
+    const later = await load(proxy.outbound.port, host, 120, 4);
+    expect(later.filter((r) => r.status !== 200)).to.deep.equal([]);
+    // Both endpoints were in play; once the slow one's latency is known it gets little.
+    expect(new Set([...warm, ...later].map((r) => r.backend))).to.deep.equal(
+      new Set(["bal0", "bal1"]),
+    );
+    const slow = later.filter((r) => r.backend === "bal1").length;
+    expect(slow / later.length).to.be.lessThan(0.2);
+  });
+
+  it("answers 504 at a route's timeout", async () => {
+    await service("tmo", [1000]);
+    const host = "tmo.shop.svc.cluster.local";
+    const route = { name: "slow", condition: { pathRegex: "/slow" }, timeout: "200ms" };
+    feed.push(event("ServiceProfile", profileObject("shop", host, { routes: [route] })));
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await get(proxy.outbound.port, host, "/slow");
+    expect(r.status).to.equal(504);
+    expect(r.ms).to.be.within(180, 600);
+  });
+
+  it("loses no request on a retryable route when an endpoint is killed", async () => {
+    const bs = await service("rty", [5, 5, 5]);
+    const host = "rty.shop.svc.cluster.local";
+    const route = { name: "all", condition: { pathRegex: "/.*" }, isRetryable: true };
+    feed.push(event("ServiceProfile", profileObject("shop", host, { routes: [route] })));
+    await load(proxy.outbound.port, host, 20, 4);
+    const running = load(proxy.outbound.port, host, 200, 6);
+    setTimeout(() => void closeServer(bs[1].server), 100);
+    const results = await running;
+    expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
+  });
+
+  it("reaches a meshed endpoint over mTLS: the app sees the client identity, metrics the server's", async () => {
+    const app = await backend("app", 1);
+    backends.push(app);
+    const peer = await startProxy(
+      loadConfig(
+        testEnv(app.port, {
+          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.2:0",
+          WEFT_PROXY_IDENTITY_DISABLED: "false",
+        }),
+      ),
+      {
+        tls: await seamFor(ca, SRV),
+        readiness: new Readiness(),
+        interception: unavailable("loopback test"),
+      },
+    );
+    try {
+      feed.push(
+        event(
+          "Pod",
+          podObject("shop", "srv-0", "127.0.0.2", { meshed: true, serviceAccount: "srv" }),
+        ),
+      );
+      feed.push(event("Service", serviceObject("shop", "srv", [{ name: "http", port: 80 }])));
+      const slice = sliceObject(
+        "shop",
+        "srv-a",
+        "srv",
+        [{ name: "http", port: peer.inbound.port }],
+        [{ ip: "127.0.0.2", pod: "srv-0" }],
+      );
+      feed.push(event("EndpointSlice", slice));
+      const r = await get(proxy.outbound.port, "srv.shop.svc.cluster.local");
+      expect(r).to.deep.include({ status: 200, body: `app id=${CLI}` });
+      const text = await proxy.metrics.registry.metrics();
+      expect(text).to.match(
+        new RegExp(`request_total\\{direction="outbound"[^}]*tls="true",server_id="${SRV}"`),
+      );
+      expect(text).to.match(
+        new RegExp(
+          `response_total\\{direction="outbound"[^}]*tls="true",server_id="${SRV}"[^}]*status_code="200"`,
+        ),
+      );
+    } finally {
+      await peer.close();
+    }
+  });
+});
