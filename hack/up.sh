@@ -69,7 +69,8 @@ cat <<MSG
 
 Weft is up. The demo lives in namespace weft-demo (web → books over gRPC, stock over TCP, traffic at 5 rps).
   kubectl get pods -n weft-demo
-  dashboard:  kubectl weft dashboard   (or: kubectl -n weft-system port-forward svc/weft-web 8084, then http://localhost:8084)
+  golden metrics of a pod's proxy:  kubectl -n weft-demo port-forward deploy/traffic 4191, then http://localhost:4191/metrics
+  dashboard:  not part of this release yet (the web component and the kubectl-weft plugin are still to come)
   tear down:  make down
 MSG
 [[ -n ${WEFT_USING_LOCAL_CLUSTER:-} ]] && echo "  (local cluster: export KUBECONFIG=$root/.cluster/kubeconfig)"
