@@ -3,7 +3,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export PATH="$root/node_modules/.bin:$PATH"
+# kubectl of the local cluster first (same version), else the one on PATH.
+export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 step() { printf '\033[1m[down]\033[0m %s\n' "$*" >&2; }
 
 local_cluster=""

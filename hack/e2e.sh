@@ -4,7 +4,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export PATH="$root/node_modules/.bin:$PATH"
+# kubectl of the local cluster first (same version), else the one on PATH.
+export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 step() { printf '\n\033[1m[e2e] %s\033[0m\n' "$*" >&2; }
 fail() { printf '\033[31m[e2e] failed: %s\033[0m\n' "$*" >&2; exit 1; }
 

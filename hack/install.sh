@@ -7,7 +7,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export PATH="$root/node_modules/.bin:$PATH"
+# kubectl of the local cluster first (same version), else the one on PATH.
+export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 out="$root/config/install.yaml"
 version="$(node -p 'require("./package.json").version')"
 image="${WEFT_CONTROLLER_IMAGE:-docker.io/weft/controller:$version}"

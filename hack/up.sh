@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-export PATH="$root/node_modules/.bin:$PATH"
+# kubectl of the local cluster first (same version), else the one on PATH.
+export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 MESH_TIMEOUT="${MESH_TIMEOUT:-180s}"
 DEMO_TIMEOUT="${DEMO_TIMEOUT:-300s}"
 
