@@ -1,4 +1,5 @@
-// The weft-proxy executable: `weft-proxy` runs the proxy; `weft-proxy init ...` runs proxy-init.
+// The weft-proxy executable: `weft-proxy` runs the proxy; `weft-proxy init ...` runs proxy-init;
+// `weft-proxy await` waits for the proxy's /ready (the injector's postStart hook).
 
 import { ConfigError, loadConfig, type ProxyConfig } from "./config";
 import { registerReadinessGate } from "./admin/readiness";
@@ -80,7 +81,15 @@ async function runInit(argv: string[]): Promise<number> {
   return cli.runInit(argv);
 }
 
+async function runAwait(argv: string[]): Promise<number> {
+  // Loaded only for `await`, like `init`.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const cmd = require("./await/await") as typeof import("./await/await");
+  return cmd.runAwait(argv);
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "await") return runAwait(argv.slice(1));
   return argv[0] === "init" ? runInit(argv.slice(1)) : runProxy();
 }
 
