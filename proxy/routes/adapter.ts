@@ -5,6 +5,7 @@
  */
 import * as http from "node:http";
 import type { Socket } from "node:net";
+import { ProxyError, http1ErrorResponse } from "../errors";
 import type { OriginalDst, OutboundHttp } from "./http";
 
 export type ConnectionHandler = (socket: Socket, initial: Buffer, dst: OriginalDst) => void;
@@ -18,6 +19,15 @@ export function outboundHttpConnections(outbound: OutboundHttp): ConnectionHandl
     outbound.handle(req, res, dst).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(502, { "l5d-proxy-error": String(err) });
       res.end();
+    });
+  });
+  // Without this the HTTP server would drop upgrades (WebSocket) instead of relaying them.
+  server.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    const dst = dsts.get(socket);
+    if (!dst) return void socket.destroy();
+    outbound.upgrade(req, socket, head, dst).catch((err: unknown) => {
+      const e = new ProxyError("WEFT_ERR_NO_ROUTE", String((err as Error).message), err);
+      socket.end(http1ErrorResponse(e, true));
     });
   });
   return (socket, initial, dst) => {

@@ -8,6 +8,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import type { Readable } from "node:stream";
 import type { ProxyMetrics } from "../metrics/metrics";
+import { tunnel } from "../tcp/pipe";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { P2cBalancer, type BalancerOptions, type Slot } from "../balance/p2c";
 import { NoEndpointsError } from "../balance/errors";
@@ -202,6 +203,14 @@ function hostPort(authority: string, defaultPort: number): string {
   return /:\d+$/.test(authority) ? authority : `${authority}:${defaultPort}`;
 }
 
+/** The request head as received, for an upgrade relayed byte for byte after it. */
+export function upgradeHead(req: http.IncomingMessage): string {
+  let out = `${req.method ?? "GET"} ${req.url ?? "/"} HTTP/${req.httpVersion}\r\n`;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) out += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${out}\r\n`;
+}
+
 export function forwardHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const out: http.OutgoingHttpHeaders = { ...headers };
   for (const h of HOP_BY_HOP) delete out[h];
@@ -272,6 +281,25 @@ export class OutboundHttp {
     const incoming = routed.response.incoming;
     res.writeHead(incoming.statusCode ?? 502, forwardHeaders(incoming.headers));
     incoming.pipe(res);
+  }
+
+  /** An upgrade (e.g. WebSocket): a balanced endpoint gets the head as received, then bytes both ways. */
+  async upgrade(
+    req: http.IncomingMessage,
+    socket: net.Socket,
+    head: Buffer,
+    dst: OriginalDst,
+  ): Promise<void> {
+    const svc = this.service(this.pathFor(req.headers.host, dst), dst);
+    svc.lastUsed = performance.now();
+    const backend = svc.split.pick() ?? svc.primary;
+    const slot = await backend.balancer.acquire();
+    const inflight = backend.balancer.begin(slot);
+    const up = this.connectTo(slot.endpoint);
+    up.once("close", inflight.end);
+    up.write(upgradeHead(req), "latin1");
+    if (head.length > 0) up.write(head);
+    tunnel(socket, up);
   }
 
   close(): void {
@@ -345,13 +373,18 @@ export class OutboundHttp {
 
   /** A meshed endpoint (one with an identity) is reached over mTLS through the proxy's seam. */
   private newAgent(ep: DiscoveredEndpoint): http.Agent {
+    const identity = this.options.proxy?.tls.outbound.peerIdentity(ep);
+    if (identity === undefined) return new http.Agent({ keepAlive: true, timeout: 3000 });
+    return new EndpointAgent(() => this.connectTo(ep));
+  }
+
+  /** A connection to `ep`: mTLS through the seam when it has an identity, else plaintext. */
+  private connectTo(ep: DiscoveredEndpoint): net.Socket {
+    const raw = net.connect({ host: ep.address, port: ep.port });
     const seam = this.options.proxy?.tls.outbound;
     const identity = seam?.peerIdentity(ep);
-    if (seam === undefined || identity === undefined)
-      return new http.Agent({ keepAlive: true, timeout: 3000 });
-    return new EndpointAgent(() =>
-      seam.originate(net.connect({ host: ep.address, port: ep.port }), identity, ["http/1.1"]),
-    );
+    if (seam === undefined || identity === undefined) return raw;
+    return seam.originate(raw, identity, ["http/1.1"]);
   }
 
   private async attempt(

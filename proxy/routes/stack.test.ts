@@ -3,6 +3,7 @@
 // retried per request, and meshed endpoints are reached over mTLS.
 import { expect } from "chai";
 import * as http from "node:http";
+import type * as net from "node:net";
 import {
   event,
   podObject,
@@ -21,7 +22,7 @@ import { loadConfig, type Env } from "../config";
 import { unavailable } from "../interception";
 import { ProxyMetrics } from "../metrics/metrics";
 import { startProxy, type RunningProxy } from "../proxy";
-import { closeServer, listenOn, testEnv } from "../testkit";
+import { closeServer, listenOn, rawExchange, testEnv } from "../testkit";
 import { MtlsCredentials, mtlsOriginator, mtlsTerminator } from "../tls/mtls";
 import { noTls, type TlsSeam } from "../tls/seam";
 import { testCa, type TestCa } from "../tls/test-pki";
@@ -192,6 +193,22 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
     setTimeout(() => void closeServer(bs[1].server), 100);
     const results = await running;
     expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
+  });
+
+  it("relays an upgrade (WebSocket-style) to a balanced endpoint", async () => {
+    const [b] = await service("upg", [1]);
+    const upgraded: net.Socket[] = [];
+    b.server.on("upgrade", (_req: http.IncomingMessage, s: net.Socket, head: Buffer) => {
+      upgraded.push(s);
+      s.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: upgrade\r\n\r\n");
+      if (head.length > 0) s.write(`echo:${String(head)}`);
+      s.on("data", (d) => s.write(`echo:${String(d)}`));
+    });
+    const req =
+      "GET /chat HTTP/1.1\r\nhost: upg.shop.svc.cluster.local\r\nconnection: upgrade\r\nupgrade: test\r\n\r\nhello";
+    const text = await rawExchange(proxy.outbound.port, req, (t) => t.includes("echo:hello"));
+    for (const s of upgraded) s.destroy();
+    expect(text).to.match(/^HTTP\/1.1 101 /);
   });
 
   it("reaches a meshed endpoint over mTLS: the app sees the client identity, metrics the server's", async () => {
