@@ -1,6 +1,8 @@
 // The operator on a real cluster, driven with kubectl as a user would: a Mesh becomes Ready,
-// namespaces get meshed, opt-outs and invalid ServiceProfiles are explained, a meshed Job
-// completes, a webhook outage never blocks pods, and deleting the Mesh leaves workloads running.
+// namespaces get meshed, opt-outs and invalid ServiceProfiles are explained, editing a profile's
+// timeout changes what a meshed client sees, a meshed Job completes, a proxy that is a regular
+// container holds the app until ready, a webhook outage never blocks pods, and deleting the Mesh
+// leaves workloads running.
 //
 //   npx mocha --timeout 600000 e2e/operator.test.ts
 // Installs Weft (hack/install.sh) when the operator is not there yet. Flows that need the proxy
@@ -140,8 +142,105 @@ async function meshReady(): Promise<void> {
   );
 }
 
+const DEMO = "docker.io/weft/demo:0.1.0";
+/** An HTTP server whose /slow answers after one second and every other path at once. */
+const SLOW_SERVER =
+  "require('http').createServer((q, s) => setTimeout(() => s.end('ok\\n'), " +
+  "q.url.startsWith('/slow') ? 1000 : 0)).listen(8080)";
+/** One GET http://slow:8080/slow from inside a pod, printed as JSON with its status and time. */
+const SLOW_REQUEST =
+  "const t = Date.now(); require('http').get('http://slow:8080/slow', (r) => { r.resume(); " +
+  "r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, ms: Date.now() - t }))); })" +
+  ".on('error', (e) => console.log(JSON.stringify({ status: 0, ms: Date.now() - t, error: e.message })))";
+
+/** A meshed client pod (Node idling) and a Deployment + Service `slow` running SLOW_SERVER. */
+function slowServerAndClient(ns: string): string {
+  const node = (args: string[]): object => ({ name: "app", image: DEMO, args });
+  const server = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: "slow", namespace: ns },
+    spec: {
+      selector: { matchLabels: { app: "slow" } },
+      template: {
+        metadata: { labels: { app: "slow" } },
+        spec: {
+          containers: [
+            {
+              ...node(["-e", SLOW_SERVER]),
+              ports: [{ name: "http", containerPort: 8080 }],
+              readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 2 },
+            },
+          ],
+        },
+      },
+    },
+  };
+  const service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: "slow", namespace: ns },
+    spec: { selector: { app: "slow" }, ports: [{ name: "http", port: 8080, targetPort: "http" }] },
+  };
+  const client = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "client", namespace: ns },
+    spec: { containers: [node(["-e", "setInterval(() => {}, 1 << 30)"])] },
+  };
+  return JSON.stringify({ apiVersion: "v1", kind: "List", items: [server, service, client] });
+}
+
+function slowProfile(ns: string, timeout: string): string {
+  return JSON.stringify({
+    apiVersion: "weft.io/v1alpha2",
+    kind: "ServiceProfile",
+    metadata: { name: `slow.${ns}.svc.cluster.local`, namespace: ns },
+    spec: {
+      routes: [{ name: "GET /slow", condition: { method: "GET", pathRegex: "/slow" }, timeout }],
+    },
+  });
+}
+
+async function requestSlow(ns: string): Promise<{ status: number; ms: number }> {
+  const out = await kubectlOk([
+    "-n",
+    ns,
+    "exec",
+    "client",
+    "-c",
+    "app",
+    "--",
+    "node",
+    "-e",
+    SLOW_REQUEST,
+  ]);
+  return JSON.parse(out.trim().split("\n").pop() ?? "{}") as { status: number; ms: number };
+}
+
+/** Polls the request until its status is `status`; the profile reaches the proxy asynchronously. */
+function requestUntil(ns: string, status: number): Promise<{ status: number; ms: number }> {
+  return waitFor(
+    `GET /slow to answer ${status}`,
+    async () => {
+      const r = await requestSlow(ns);
+      return r.status === status ? r : undefined;
+    },
+    45_000,
+    1000,
+  );
+}
+
+async function meshedNamespace(prefix: string, cleanup: string[]): Promise<string> {
+  const name = await createNamespace(prefix);
+  cleanup.push(name);
+  await kubectlOk(["annotate", "ns", name, "weft.io/inject=enabled"]);
+  return name;
+}
+
 describe("operator (e2e)", function () {
   let ns = "";
+  const extraNamespaces: string[] = [];
 
   before(async function () {
     if (!existsSync(kubeconfigPath())) {
@@ -156,7 +255,9 @@ describe("operator (e2e)", function () {
   });
 
   after(async () => {
-    if (ns) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    for (const name of [ns, ...extraNamespaces].filter(Boolean)) {
+      await kubectl(["delete", "namespace", name, "--wait=false"]);
+    }
   });
 
   it("a Mesh applied with kubectl becomes Ready, and kubectl get meshes shows true columns", async () => {
@@ -305,6 +406,93 @@ describe("operator (e2e)", function () {
     await kubectlOk(["-n", ns, "wait", "--for=condition=Complete", "job/once", "--timeout=180s"], {
       timeoutMs: 190_000,
     });
+  });
+
+  it("editing a ServiceProfile timeout changes behaviour", async function () {
+    if (!(await proxyImageOnNode())) {
+      console.log("      skipped: no docker.io/weft/proxy image on the node yet (make images)");
+      this.skip();
+    }
+    const spNs = await meshedNamespace("weft-e2e-sp", extraNamespaces);
+    await apply(slowServerAndClient(spNs), spNs);
+    await kubectlOk(
+      ["-n", spNs, "wait", "--for=condition=Ready", "pod", "--all", "--timeout=120s"],
+      {
+        timeoutMs: 130_000,
+      },
+    );
+    await kubectlOk(["-n", spNs, "rollout", "status", "deploy/slow", "--timeout=60s"]);
+    const plain = await requestUntil(spNs, 200);
+    expect(plain.ms).to.be.at.least(1000);
+    await apply(slowProfile(spNs, "300ms"), spNs);
+    const timedOut = await requestUntil(spNs, 504);
+    console.log(`      timeout 300ms: 504 after ${timedOut.ms} ms`);
+    expect(timedOut.ms).to.be.within(280, 900);
+    await apply(slowProfile(spNs, "3s"), spNs);
+    const ok = await requestUntil(spNs, 200);
+    console.log(`      timeout 3s: 200 after ${ok.ms} ms`);
+    expect(ok.ms).to.be.within(1000, 2900);
+  });
+
+  it("with native sidecars off, the proxy is the first container and its await hook holds the app until ready", async function () {
+    if (!(await proxyImageOnNode())) {
+      console.log("      skipped: no docker.io/weft/proxy image on the node yet (make images)");
+      this.skip();
+    }
+    const awaitNs = await meshedNamespace("weft-e2e-await", extraNamespaces);
+    // The app records what the proxy's /ready said the moment it started.
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: "held",
+        namespace: awaitNs,
+        annotations: { "config.weft.io/proxy-enable-native-sidecar": "false" },
+      },
+      spec: {
+        containers: [
+          {
+            name: "app",
+            image: TESTAPP,
+            command: [
+              "sh",
+              "-c",
+              "wget -qO /tmp/ready http://127.0.0.1:4191/ready; exec /bin/serve",
+            ],
+            ports: [{ name: "http", containerPort: 8080 }],
+            readinessProbe: { httpGet: { path: "/", port: "http" }, periodSeconds: 2 },
+          },
+        ],
+      },
+    };
+    await apply(JSON.stringify(pod), awaitNs);
+    await kubectlOk(
+      ["-n", awaitNs, "wait", "--for=condition=Ready", "pod/held", "--timeout=120s"],
+      {
+        timeoutMs: 130_000,
+      },
+    );
+    const held = await getJson<
+      Pod & { spec: { containers: { name: string; lifecycle?: unknown }[] } }
+    >(["pod", "held", "-n", awaitNs]);
+    expect(held.spec.initContainers?.map((c) => c.name)).to.deep.equal(["weft-init"]);
+    expect(held.spec.containers.map((c) => c.name)).to.deep.equal(["weft-proxy", "app"]);
+    expect(held.spec.containers[0].lifecycle).to.deep.equal({
+      postStart: { exec: { command: ["weft-proxy", "await", "--timeout=2m"] } },
+    });
+    const atStart = await kubectlOk([
+      "-n",
+      awaitNs,
+      "exec",
+      "held",
+      "-c",
+      "app",
+      "--",
+      "cat",
+      "/tmp/ready",
+    ]);
+    expect(atStart).to.equal("ready\n");
+    expect(await events(awaitNs, "FailedPostStartHook")).to.have.length(0);
   });
 
   it("with the webhook unreachable, new pods are still created (uninjected, with an Event)", async () => {
