@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# make bench: the proxy benchmark (bench/proxy), then the destination benchmark
-# (bench/destination). BENCH_ONLY=proxy|destination runs one. Installs its peers and load generators when
-# missing (Debian's haproxy, nginx, wrk, h2load; vegeta from the Go module proxy into dist/),
-# builds the SEA binary when missing, then prints the comparison. Every load is bounded in time
-# (BENCH_SECONDS, default 8) and stays on 127.0.0.1.
+# make bench: the proxy benchmark (bench/proxy), the destination benchmark (bench/destination),
+# then the injector's admission latency on the cluster (bench/admission; skipped with a message
+# when no cluster answers). BENCH_ONLY=proxy|destination|admission runs one. Installs its peers
+# and load generators when missing (Debian's haproxy, nginx, wrk, h2load; vegeta from the Go
+# module proxy into dist/), builds the SEA binary when missing, then prints the comparison. Every
+# load is bounded in time (BENCH_SECONDS, default 8) and stays on 127.0.0.1.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# Needs only a cluster, none of the local peers below.
+[ "${BENCH_ONLY:-all}" = admission ] && exec bash bench/admission/run.sh "$@"
 export PATH="$root/node_modules/.bin:$root/dist/bench/bin:$PATH"
 
 need=()
@@ -45,3 +48,5 @@ esac
 node --require tsx/cjs bench/proxy/bench.ts "$@"
 echo
 bash bench/destination/run.sh
+echo
+bash bench/admission/run.sh
