@@ -8,6 +8,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import type { Readable } from "node:stream";
 import type { ProxyMetrics } from "../metrics/metrics";
+import { errnoOf } from "../errors";
 import { tunnel } from "../tcp/pipe";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { P2cBalancer, type BalancerOptions, type Slot } from "../balance/p2c";
@@ -373,18 +374,27 @@ export class OutboundHttp {
 
   /** A meshed endpoint (one with an identity) is reached over mTLS through the proxy's seam. */
   private newAgent(ep: DiscoveredEndpoint): http.Agent {
-    const identity = this.options.proxy?.tls.outbound.peerIdentity(ep);
-    if (identity === undefined) return new http.Agent({ keepAlive: true, timeout: 3000 });
+    if (this.options.proxy === undefined) return new http.Agent({ keepAlive: true, timeout: 3000 });
     return new EndpointAgent(() => this.connectTo(ep));
   }
 
-  /** A connection to `ep`: mTLS through the seam when it has an identity, else plaintext. */
+  /**
+   * A connection to `ep`: mTLS through the seam when it has an identity, else plaintext; in the
+   * proxy, counted in the tcp_* families like the fast path's upstream connections.
+   */
   private connectTo(ep: DiscoveredEndpoint): net.Socket {
     const raw = net.connect({ host: ep.address, port: ep.port });
-    const seam = this.options.proxy?.tls.outbound;
-    const identity = seam?.peerIdentity(ep);
-    if (seam === undefined || identity === undefined) return raw;
-    return seam.originate(raw, identity, ["http/1.1"]);
+    const proxy = this.options.proxy;
+    if (proxy === undefined) return raw;
+    const identity = proxy.tls.outbound.peerIdentity(ep);
+    const socket =
+      identity === undefined ? raw : proxy.tls.outbound.originate(raw, identity, ["http/1.1"]);
+    const labels = outboundTlsLabels(proxy.tls, identity);
+    const tcp = proxy.metrics.tcp("outbound", "dst", ep.key, labels, socket);
+    let failure: Error | undefined;
+    socket.on("error", (e) => (failure = e));
+    socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(failure)));
+    return socket;
   }
 
   private async attempt(

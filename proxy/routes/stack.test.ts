@@ -251,6 +251,11 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
       );
       expect(text).to.match(
         new RegExp(
+          `tcp_open_total\\{direction="outbound",peer="dst"[^}]*tls="true",server_id="${SRV}"\\} 1`,
+        ),
+      );
+      expect(text).to.match(
+        new RegExp(
           `response_total\\{direction="outbound"[^}]*tls="true",server_id="${SRV}"[^}]*status_code="200"`,
         ),
       );
