@@ -3,7 +3,7 @@
 // retried per request, and meshed endpoints are reached over mTLS.
 import { expect } from "chai";
 import * as http from "node:http";
-import type * as net from "node:net";
+import * as net from "node:net";
 import {
   event,
   podObject,
@@ -261,6 +261,62 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
       );
     } finally {
       await peer.close();
+    }
+  });
+  it("sends opaque TCP to a meshed pod through its proxy's inbound port (opaque transport from discovery)", async () => {
+    const echo = net.createServer((c) => c.on("data", (d) => c.write(`echo:${String(d)}`)));
+    const echoPort = await listenOn(echo);
+    const peer = await startProxy(
+      loadConfig(
+        testEnv(9, {
+          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.3:0",
+          WEFT_PROXY_IDENTITY_DISABLED: "false",
+        }),
+      ),
+      {
+        tls: await seamFor(ca, SRV),
+        readiness: new Readiness(),
+        interception: unavailable("loopback test"),
+      },
+    );
+    const pod = podObject("shop", "db-0", "127.0.0.3", {
+      meshed: true,
+      serviceAccount: "srv",
+      annotations: { "config.weft.io/opaque-ports": String(echoPort) },
+    }) as { spec: { containers: { ports: { containerPort: number }[] }[] } };
+    pod.spec.containers[1].ports[0].containerPort = peer.inbound.port;
+    feed.push(event("Pod", pod as Parameters<typeof event>[1]));
+    const config = loadConfig(
+      testEnv(9, {
+        WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${dest.port}`,
+        WEFT_PROXY_IDENTITY_DISABLED: "false",
+        WEFT_PROXY_OUTBOUND_FIXED_TARGET: `127.0.0.3:${echoPort}`,
+        WEFT_PROXY_OUTBOUND_PORTS_DISABLE_PROTOCOL_DETECTION: String(echoPort),
+      }),
+    );
+    const tls = await seamFor(ca, CLI);
+    const metrics = new ProxyMetrics();
+    const own = discoveryStack(config, { tls, metrics })!;
+    const client = await startProxy(config, {
+      tls,
+      metrics,
+      resolver: own.resolver,
+      readiness: new Readiness(),
+      interception: unavailable("loopback test"),
+    });
+    try {
+      const text = await rawExchange(client.outbound.port, "ping", (t) => t.includes("echo:"));
+      expect(text).to.equal("echo:ping");
+      expect(await metrics.registry.metrics()).to.match(
+        new RegExp(
+          `tcp_open_total\\{direction="outbound",peer="dst",target_addr="127.0.0.3:${echoPort}",tls="true",server_id="${SRV}"\\} 1`,
+        ),
+      );
+    } finally {
+      await client.close();
+      own.close();
+      await peer.close();
+      await closeServer(echo);
     }
   });
 });
