@@ -4,6 +4,7 @@ import { expect } from "chai";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { Readiness } from "./admin/readiness";
 import { loadConfig, type Env } from "./config";
 import { unavailable } from "./interception";
@@ -177,6 +178,21 @@ describe("meshed proxies (loopback, test PKI)", function () {
     expect(String(err)).to.match(/socket hang up|ECONNRESET/);
     expect(server.refusals.slice(before)).to.deep.equal(["unauthenticated"]);
     expect((await get(client.proxy.outbound.port)).status).to.equal(200);
+  });
+
+  it("refuses TLS it does not terminate (another SNI) on a require-identity port", async () => {
+    const before = server.refusals.length;
+    await new Promise<void>((resolve) => {
+      const s = tls.connect({
+        host: "127.0.0.1",
+        port: server.proxy.inbound.port,
+        servername: "someone-else.example",
+        rejectUnauthorized: false,
+      });
+      s.on("error", () => resolve());
+      s.on("close", () => resolve());
+    });
+    expect(server.refusals.slice(before)).to.deep.equal(["unauthenticated"]);
   });
 
   it("labels requests tls=true with server_id outbound and client_id inbound", async () => {
