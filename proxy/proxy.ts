@@ -106,7 +106,8 @@ function direction(
     h1: { pool, log: deps.log, maxHeadBytes: deps.maxHeadBytes },
     h2,
     opaque: common,
-    resolvePerRequest: deps.resolvePerRequest,
+    // Inbound requests all go to the app on loopback: resolving each would only add a wait.
+    resolvePerRequest: d === "outbound" && deps.resolvePerRequest,
     http1Handler: d === "outbound" ? deps.outboundHttp1 : undefined,
     requireIdentity: d === "inbound" ? config.inboundPortsRequireIdentity : new Set<number>(),
   });
