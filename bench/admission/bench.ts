@@ -243,9 +243,16 @@ function printWebhook(r: Report, mean: (xs: number[]) => number | undefined): vo
       ]),
     );
   } else {
-    console.log("  webhook: no per-request log lines (Pepr's LOG_LEVEL is above info)");
+    console.log(
+      "  webhook: no per-request log lines (Pepr's LOG_LEVEL is above info: pepr.logLevel)",
+    );
   }
   const { count, sum } = r.summaryDelta;
+  if (count === 0) {
+    // Pepr 1.1.4 observes admissions as pepr_Mutate, a summary it never registers.
+    console.log("  webhook: Pepr's pepr_mutate summary recorded nothing (as in Pepr 1.1.4)");
+    return;
+  }
   const worst = (q: number): number | undefined =>
     r.summaries.length ? Math.max(...r.summaries.map((s) => s.quantiles.get(q) ?? 0)) : undefined;
   console.log(
