@@ -93,6 +93,14 @@ describe("weft-proxy await", () => {
       expect(await probeReady(await closedPort())).to.equal("ECONNREFUSED");
     });
 
+    it("probeReady gives up on a server that never answers", async () => {
+      const silent = http.createServer(() => undefined);
+      await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+      servers.push(silent);
+      expect(await probeReady((silent.address() as AddressInfo).port, 100)).to.equal("ETIMEDOUT");
+      silent.closeAllConnections();
+    });
+
     it("polls through 503s until /ready answers 200", async () => {
       const admin = await fakeAdmin(3);
       servers.push(admin.server);

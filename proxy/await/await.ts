@@ -76,7 +76,9 @@ export function probeReady(port: number, timeoutMs = PROBE_TIMEOUT_MS): Promise<
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("timeout", () =>
+      req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })),
+    );
     req.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }
@@ -92,7 +94,9 @@ export async function awaitReady(opts: AwaitOptions): Promise<number> {
     const probeMs = Math.min(PROBE_TIMEOUT_MS, Math.max(1, deadline - Date.now()));
     const answer = await probeReady(opts.port, probeMs);
     if (answer === 200) return Date.now() - started;
-    last = typeof answer === "number" ? `HTTP ${answer}` : answer;
+    // A probe the deadline cut short says nothing about the proxy; keep the answer before it.
+    const cutShort = answer === "ETIMEDOUT" && probeMs < PROBE_TIMEOUT_MS && last !== "no attempt";
+    if (!cutShort) last = typeof answer === "number" ? `HTTP ${answer}` : answer;
     await sleep(Math.min(opts.intervalMs ?? POLL_INTERVAL_MS, Math.max(0, deadline - Date.now())));
   }
   throw new AwaitTimeoutError(opts.port, opts.timeoutMs, last);
