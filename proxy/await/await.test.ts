@@ -1,6 +1,9 @@
 import { expect } from "chai";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { decideInjection } from "../../operator/inject/decide";
+import { testContext, testNamespace, testPod } from "../../operator/inject/fixtures";
+import { injectPod } from "../../operator/inject/patch";
 import {
   adminPort,
   AwaitTimeoutError,
@@ -64,6 +67,20 @@ describe("weft-proxy await", () => {
           .with.property("code", "WEFT_ERR_AWAIT_USAGE");
       }
     });
+  });
+
+  it("accepts the postStart hook the injector writes when native sidecars are off", () => {
+    const ctx = testContext();
+    const pod = testPod({
+      "weft.io/inject": "enabled",
+      "config.weft.io/proxy-enable-native-sidecar": "false",
+    });
+    const d = decideInjection(pod, "shop", testNamespace("shop"), ctx);
+    if (!d.inject) throw new Error(d.reason);
+    const proxy = injectPod(pod, "shop", d.mode, d.settings, ctx).spec!.containers[0];
+    const command = proxy.lifecycle!.postStart!.exec!.command!;
+    expect(command.slice(0, 2)).to.deep.equal(["weft-proxy", "await"]);
+    expect(parseAwaitArgs(command.slice(2))).to.deep.equal({ timeoutMs: 120_000 });
   });
 
   describe("adminPort", () => {
