@@ -6,6 +6,7 @@
 // Prints figures; asserts nothing.
 //   node --require tsx/cjs bench/admission/bench.ts [--rate 50] [--seconds 30]
 import https from "node:https";
+import os from "node:os";
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import { kubeconfigPath, kubectl, kubectlOk, createNamespace } from "../../e2e/lib/cluster";
@@ -189,6 +190,8 @@ interface Report {
   logDurations: number[];
   summaries: ReturnType<typeof readSummary>[];
   summaryDelta: { count: number; sum: number };
+  /** One-minute load average before and after: other work on the host moves the tail. */
+  load: [number, number];
 }
 
 function printReport(r: Report): void {
@@ -198,6 +201,11 @@ function printReport(r: Report): void {
   console.log(
     `admission: ${r.results.length} dry-run pod creates at ${RATE}/s for ${SECONDS} s; ` +
       `${client.length} admitted, ${injected} injected, ${failed} failed`,
+  );
+  const others = r.apiserver.count - r.results.length;
+  console.log(
+    `  host load average ${r.load[0].toFixed(2)} → ${r.load[1].toFixed(2)}; ` +
+      `${Math.max(0, others)} other pod admissions by this webhook during the run`,
   );
   console.log(row(["source", "samples", "p50 ms", "p99 ms", "mean ms"]));
   const mean = (xs: number[]): number | undefined =>
@@ -278,7 +286,9 @@ async function main(): Promise<void> {
     const before = await apiServerHistogram();
     const summariesBefore = sumOf(await peprSummaries(pods));
     const since = new Date(Date.now() - 1000);
+    const loadBefore = os.loadavg()[0];
     const results = await load(api, ns);
+    const loadAfter = os.loadavg()[0];
     api.agent.destroy();
     const summaries = await peprSummaries(pods);
     const after = sumOf(summaries);
@@ -291,6 +301,7 @@ async function main(): Promise<void> {
         count: after.count - summariesBefore.count,
         sum: after.sum - summariesBefore.sum,
       },
+      load: [loadBefore, loadAfter],
     });
   } finally {
     await kubectl(["delete", "namespace", ns, "--wait=false"]);
