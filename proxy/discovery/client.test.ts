@@ -1,4 +1,7 @@
 import { expect } from "chai";
+import { EventEmitter } from "node:events";
+import * as grpc from "@grpc/grpc-js";
+import { DestinationClient } from "../../api/gen/destination";
 import { event, podObject, serviceObject, sliceObject } from "../../operator/destination/fixtures";
 import {
   DEFAULT_OPTIONS,
@@ -7,6 +10,23 @@ import {
 } from "../../operator/destination/main";
 import { FeedWatchSource } from "../../operator/destination/watch";
 import { Discovery, type Resolution } from "./client";
+
+/** A client whose channel never gets past CONNECTING: its calls wait until cancelled. */
+function stuckClient(): { client: DestinationClient; closed: () => boolean } {
+  let closed = false;
+  const call = (): EventEmitter => {
+    const c = new EventEmitter() as EventEmitter & { cancel(): void };
+    c.cancel = () => c.emit("error", { code: grpc.status.CANCELLED, details: "cancelled" });
+    return c;
+  };
+  const client = {
+    getChannel: () => ({ getConnectivityState: () => grpc.connectivityState.CONNECTING }),
+    get: call,
+    getProfile: call,
+    close: () => (closed = true),
+  } as unknown as DestinationClient;
+  return { client, closed: () => closed };
+}
 
 const PATH = "web.shop.svc.cluster.local:80";
 
@@ -120,6 +140,37 @@ describe("discovery client (loopback destination server)", function () {
     );
     await until(() => keys(h.resolution).join() === "10.0.0.3:8080", 8000);
     expect(h.resolution.connected).to.equal(true);
+    h.release();
+  });
+
+  it("replaces a channel stuck connecting, and its streams reopen on the new one", async () => {
+    dest = await startDestination(
+      { ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" },
+      feedWith(["10.0.0.1"]),
+    );
+    const address = `127.0.0.1:${dest.port}`;
+    const stuck = stuckClient();
+    const made: DestinationClient[] = [];
+    discovery = new Discovery({
+      address,
+      contextToken: "",
+      connectTimeoutMs: 200,
+      backoff: { minMs: 50, maxMs: 200, jitter: 0.2 },
+      makeClient: () => {
+        const c =
+          made.length === 0
+            ? stuck.client
+            : new DestinationClient(address, grpc.credentials.createInsecure());
+        made.push(c);
+        return c;
+      },
+    });
+    const h = discovery.acquire(PATH);
+    expect(await h.resolution.waitForEndpoints(100)).to.equal(false);
+    expect(await h.resolution.waitForEndpoints(3000)).to.equal(true);
+    expect(keys(h.resolution)).to.deep.equal(["10.0.0.1:8080"]);
+    expect(made).to.have.length(2);
+    expect(stuck.closed()).to.equal(true);
     h.release();
   });
 });

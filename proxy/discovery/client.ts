@@ -2,7 +2,8 @@
  * The proxy's destination client: one Resolution per target (Get + GetProfile streams over
  * grpc-js), shared by every user of the target. Streams reconnect with backoff; the last known
  * state is kept while the control plane is unreachable; a resolution nobody uses for `idleMs`
- * (5 s outbound) is dropped.
+ * (5 s outbound) is dropped. A connection to the destination still not established after
+ * `connectTimeoutMs` is abandoned for a new one (grpc-js has no connect timeout of its own).
  */
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
@@ -19,6 +20,14 @@ export interface DiscoveryOptions {
   backoff?: BackoffConfig;
   /** A client to use instead of one made from `address` (tests). */
   client?: DestinationClient;
+  /**
+   * How long the channel may stay CONNECTING before it is replaced by a new one, milliseconds
+   * (10 000). A SYN sent while the destination Service had no endpoints can be dropped by a
+   * stale conntrack entry, and the kernel then retransmits it on the same socket for minutes.
+   */
+  connectTimeoutMs?: number;
+  /** Makes the destination client (tests); the default dials `address`. */
+  makeClient?: () => DestinationClient;
 }
 
 export const DISCOVERY_BACKOFF: BackoffConfig = { minMs: 100, maxMs: 10_000, jitter: 0.5 };
@@ -42,6 +51,11 @@ class ReconnectingStream<T> {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.call?.cancel();
+  }
+
+  /** Cancels the current call; it reopens (with backoff) on whatever client `open` uses now. */
+  reopen(): void {
     this.call?.cancel();
   }
 
@@ -77,25 +91,26 @@ export class Resolution extends EventEmitter {
   waitedOut = false;
   refs = 0;
   idleTimer: NodeJS.Timeout | undefined;
-  private readonly streams: { close(): void }[] = [];
+  private readonly streams: { close(): void; reopen(): void }[] = [];
 
   constructor(
     readonly path: string,
-    client: DestinationClient,
+    client: DestinationClient | (() => DestinationClient),
     contextToken: string,
     backoff: BackoffConfig,
   ) {
     super();
     const req = { scheme: "k8s", path, contextToken };
+    const current = typeof client === "function" ? client : (): DestinationClient => client;
     this.streams.push(
       new ReconnectingStream<Update>(
-        () => client.get(req),
+        () => current().get(req),
         (u, first) => this.onUpdate(u, first),
         () => this.setConnected(false),
         backoff,
       ),
       new ReconnectingStream<DestinationProfile>(
-        () => client.getProfile(req),
+        () => current().getProfile(req),
         (p) => this.onProfile(p),
         () => undefined,
         backoff,
@@ -139,6 +154,11 @@ export class Resolution extends EventEmitter {
     this.removeAllListeners();
   }
 
+  /** Reopens both streams (after the client was replaced). */
+  reopen(): void {
+    for (const s of this.streams) s.reopen();
+  }
+
   private onUpdate(u: Update, first: boolean): void {
     this.connected = true;
     this.endpoints = applyUpdate(this.endpoints, u, first);
@@ -161,20 +181,47 @@ export interface ResolutionHandle {
 }
 
 export class Discovery {
-  private readonly client: DestinationClient;
+  private client: DestinationClient;
   private readonly resolutions = new Map<string, Resolution>();
   private readonly idleMs: number;
   private readonly backoff: BackoffConfig;
+  private readonly watchdog: NodeJS.Timeout | undefined;
+  private connectingSince: number | undefined;
 
   constructor(private readonly options: DiscoveryOptions) {
-    this.client =
-      options.client ??
-      new DestinationClient(options.address, grpc.credentials.createInsecure(), {
-        "grpc.initial_reconnect_backoff_ms": 100,
-        "grpc.max_reconnect_backoff_ms": 10_000,
-      });
+    this.client = options.client ?? this.newClient();
     this.idleMs = options.idleMs ?? 5000;
     this.backoff = options.backoff ?? DISCOVERY_BACKOFF;
+    if (!options.client) {
+      const timeout = options.connectTimeoutMs ?? 10_000;
+      this.watchdog = setInterval(() => this.checkConnecting(timeout), Math.min(1000, timeout / 4));
+      this.watchdog.unref();
+    }
+  }
+
+  private newClient(): DestinationClient {
+    if (this.options.makeClient) return this.options.makeClient();
+    return new DestinationClient(this.options.address, grpc.credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 10_000,
+    });
+  }
+
+  /** Replaces a channel stuck CONNECTING: streams reopen on a new channel (a new socket). */
+  private checkConnecting(timeoutMs: number): void {
+    const state = this.client.getChannel().getConnectivityState(false);
+    if (state !== grpc.connectivityState.CONNECTING) {
+      this.connectingSince = undefined;
+      return;
+    }
+    const now = performance.now();
+    this.connectingSince ??= now;
+    if (now - this.connectingSince < timeoutMs) return;
+    this.connectingSince = undefined;
+    const stuck = this.client;
+    this.client = this.newClient();
+    for (const r of this.resolutions.values()) r.reopen();
+    stuck.close();
   }
 
   get size(): number {
@@ -185,7 +232,7 @@ export class Discovery {
   acquire(path: string): ResolutionHandle {
     let r = this.resolutions.get(path);
     if (!r) {
-      r = new Resolution(path, this.client, this.options.contextToken, this.backoff);
+      r = new Resolution(path, () => this.client, this.options.contextToken, this.backoff);
       this.resolutions.set(path, r);
     }
     if (r.idleTimer) {
@@ -206,6 +253,7 @@ export class Discovery {
   }
 
   close(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
     for (const r of this.resolutions.values()) {
       if (r.idleTimer) clearTimeout(r.idleTimer);
       r.close();
