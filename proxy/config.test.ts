@@ -120,6 +120,8 @@ describe("config", () => {
     expect(parseDuration("1.5s")).to.equal(1500);
     expect(parseDuration("2m")).to.equal(120_000);
     expect(parseDuration("250")).to.equal(250);
+    // The injector accepts compound Go durations in annotations; the proxy must too.
+    expect(parseDuration("1m30s")).to.equal(90_000);
     expect(parseDuration("-1s")).to.equal(undefined);
     expect(parseDuration("1d")).to.equal(undefined);
     expect(parsePortList("25,587, 10-12")).to.deep.equal([25, 587, 10, 11, 12]);

@@ -1,5 +1,6 @@
 // The proxy's configuration, read only from WEFT_PROXY_* environment variables. Every variable is
 // checked; a bad value stops the proxy with one ConfigError that lists all of them at once.
+import { parseGoDurationMs, parsePortRanges } from "../api/units";
 
 export interface HostPort {
   readonly host: string;
@@ -136,13 +137,11 @@ function validHost(bracketed: string | undefined, plain: string, allowHostname: 
   return IPV4.test(plain) || (allowHostname && HOSTNAME.test(plain));
 }
 
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Durations like `100ms`, `1s`, `2m`, `1h`, `1.5s`; a bare number is milliseconds. */
+/** Go durations like `100ms`, `1s`, `1m30s`, `1.5s`; a bare number is milliseconds. */
 export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? "ms"]);
+  if (/^\d+$/.test(text)) return Number(text);
+  const ms = parseGoDurationMs(text);
+  return ms === undefined ? undefined : Math.round(ms);
 }
 
 export function parseBool(text: string): boolean | undefined {
@@ -153,18 +152,7 @@ export function parseBool(text: string): boolean | undefined {
 }
 
 /** `25,587,8000-8010` (ranges inclusive). */
-export function parsePortList(text: string): number[] | undefined {
-  const ports: number[] = [];
-  for (const part of text.split(",").map((s) => s.trim())) {
-    if (part === "") continue;
-    const range = /^(\d+)-(\d+)$/.exec(part);
-    const lo = parsePort(range ? range[1] : part);
-    const hi = range ? parsePort(range[2]) : lo;
-    if (lo === undefined || hi === undefined || hi < lo || hi - lo > 65535) return undefined;
-    for (let p = lo; p <= hi; p++) ports.push(p);
-  }
-  return ports;
-}
+export const parsePortList = parsePortRanges;
 
 const LEVELS: readonly LogLevel[] = ["off", "error", "warn", "info", "debug", "trace"];
 

@@ -1,6 +1,7 @@
 // `weft-controller identity`: the certificate authority service.
 // Gathers (kubeconfig, issuer Secret, anchors ConfigMap), decides (Certify), writes (certs, Events, metrics).
 import { createServer, type Server } from "node:http";
+import { parseGoDurationMs } from "../../api/units";
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_LEAF_LIFETIME_MS } from "./ca";
 import { IdentityStartupError } from "./errors";
 import {
@@ -52,17 +53,15 @@ const DEFAULTS: IdentityArgs = {
   insecure: false,
 };
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** "24h", "1h30m", "20s", "500ms" → milliseconds. */
 export function parseDuration(text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) {
+  const ms = parseGoDurationMs(text);
+  if (ms === undefined) {
     throw new IdentityStartupError(
       `not a duration: ${JSON.stringify(text)} (use e.g. 24h, 90s, 1h30m)`,
     );
   }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * UNIT_MS[p[2]], 0);
+  return ms;
 }
 
 type Setter = (a: IdentityArgs, v: string) => void;

@@ -1,9 +1,9 @@
 // Parsers for annotation values. Each returns undefined when the value is not valid, so the caller
 // can name the annotation and the expected form in one place.
+import { parseGoDurationMs } from "../../api/units";
 
 export type PortRange = readonly [number, number];
 
-const DURATION = /^(\d+(\.\d+)?(ms|s|m|h))+$/;
 const CPU = /^(\d+(\.\d+)?|\d+m)$/;
 const MEMORY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 const LOG_LEVEL =
@@ -65,15 +65,12 @@ export function parseSubnets(v: string): string[] | undefined {
 }
 
 export function parseDuration(v: string): string | undefined {
-  return DURATION.test(v.trim()) ? v.trim() : undefined;
+  return parseGoDurationMs(v) === undefined ? undefined : v.trim();
 }
 
-/** Milliseconds of a duration string such as "1m30s" or "100ms". */
+/** Milliseconds of a duration string such as "1m30s" or "100ms" (0 when malformed). */
 export function durationMs(v: string): number {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60000, h: 3600000 };
-  let total = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * units[m[2]];
-  return total;
+  return parseGoDurationMs(v) ?? 0;
 }
 
 export function parseCpu(v: string): string | undefined {

@@ -10,6 +10,7 @@ import type {
   ServiceProfile,
   ServiceProfileSpec as CrdServiceProfileSpec,
 } from "../../crds/types";
+import { parseGoDurationMs } from "../../api/units";
 
 export type RequestMatchSpec = RequestMatch;
 export type ResponseMatchSpec = ResponseMatch;
@@ -17,32 +18,8 @@ export type RouteSpec = CrdRouteSpec;
 export type ServiceProfileSpec = CrdServiceProfileSpec;
 export type ServiceProfileObject = ServiceProfile;
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60000,
-  h: 3600000,
-};
-
 /** Parses a Go duration (`200ms`, `1m30s`, `1.5s`) into milliseconds; undefined when malformed. */
-export function parseDurationMs(text: string): number | undefined {
-  const s = text.trim();
-  if (s === "0") return 0;
-  const re = /(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let matched = 0;
-  while (matched < s.length) {
-    re.lastIndex = matched;
-    const m = re.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    matched = re.lastIndex;
-  }
-  return matched > 0 ? total : undefined;
-}
+export const parseDurationMs = parseGoDurationMs;
 
 const SUFFIX: Record<string, number> = {
   m: 1e-3,

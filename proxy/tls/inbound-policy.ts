@@ -1,23 +1,14 @@
 // Inbound decisions that depend on identity: whether a port requires a verified client
 // (config.weft.io/proxy-require-identity-inbound-ports), and the l5d-client-id header.
+import { parsePortRanges } from "../../api/units";
 
 export const CLIENT_ID_HEADER = "l5d-client-id";
 
-/** "8080,9000-9002" → the set of ports; throws on anything else, naming the bad part. */
+/** "8080,9000-9002" → the set of ports; throws on anything else. */
 export function parsePortList(text: string): Set<number> {
-  const ports = new Set<number>();
-  for (const part of text
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p !== "")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    const lo = m ? Number(m[1]) : NaN;
-    const hi = m?.[2] !== undefined ? Number(m[2]) : lo;
-    if (!(lo >= 1 && hi <= 65535 && lo <= hi))
-      throw new RangeError(`not a port or port range: ${part}`);
-    for (let p = lo; p <= hi; p++) ports.add(p);
-  }
-  return ports;
+  const ports = parsePortRanges(text);
+  if (ports === undefined) throw new RangeError(`not a list of ports or port ranges: ${text}`);
+  return new Set(ports);
 }
 
 export type InboundDecision =
