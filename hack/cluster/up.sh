@@ -45,9 +45,15 @@ start() {
   echo $! >"$(pid_file "$name")"
 }
 
-# check_alive NAME: fails with the tail of the component's log if it has exited.
+# check_alive NAME: fails with the tail of the component's log if it has exited. Right after
+# start, the child may still be the forked shell or setsid (its cmdline does not name the
+# component yet), so it gets a moment (bounded) before it counts as gone.
 check_alive() {
-  pid_of "$1" >/dev/null && return 0
+  local try
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    pid_of "$1" >/dev/null && return 0
+    sleep 0.2
+  done
   tail -20 "$LOG_DIR/$1.log" >&2
   die "$1 exited; its log is $LOG_DIR/$1.log"
 }
