@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { apply, createNamespace, kubectl, kubectlOk, repoRoot } from "./lib/cluster";
+import { apply, createNamespace, kubectl, kubectlOk, repoRoot, waitFor } from "./lib/cluster";
 
 const MESH_NAME = "weft-e2e-crds";
 
@@ -51,7 +51,11 @@ describe("CRDs on the API server", function () {
   });
 
   it("kubectl explain describes the fields", async function () {
-    const out = await kubectlOk(["explain", "mesh.spec.identity.issuanceLifetime"]);
+    // The API server publishes a new CRD's OpenAPI a moment after it is Established.
+    const out = await waitFor("the Mesh schema in kubectl explain", async () => {
+      const r = await kubectl(["explain", "mesh.spec.identity.issuanceLifetime"]);
+      return r.code === 0 ? r.stdout : undefined;
+    });
     expect(out).to.contain("How long a proxy's leaf certificate is valid");
     const sp = await kubectlOk(["explain", "sp.spec.retryBudget.retryRatio"]);
     expect(sp).to.contain("Retries allowed per original request");

@@ -11,6 +11,7 @@
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import {
   apply,
   createNamespace,
@@ -18,6 +19,7 @@ import {
   kubeconfigPath,
   kubectl,
   kubectlOk,
+  repoRoot,
   waitFor,
 } from "./lib/cluster";
 
@@ -394,7 +396,15 @@ describe("the mesh's data plane on a real cluster (issues 5 and 6)", function ()
       "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
     ]);
     if (mesh.code !== 0 || mesh.stdout !== "True") {
-      throw new Error(`Mesh weft is not Ready (${mesh.stdout || mesh.stderr}); run make up first`);
+      // The operator is installed (make e2e does it); the Mesh may not be applied yet.
+      await kubectlOk(["apply", "-f", join(repoRoot, "config/samples/mesh.yaml")]);
+      const ready = await kubectl(
+        ["wait", "--for=condition=Ready", "mesh/weft", "--timeout=240s"],
+        {
+          timeoutMs: 250_000,
+        },
+      );
+      if (ready.code !== 0) throw new Error(`Mesh weft did not become Ready: ${ready.stderr}`);
     }
     ns = await createNamespace("weft-mesh");
     // A shared single-node cluster: small CPU requests so every replica here fits.

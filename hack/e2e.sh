@@ -18,6 +18,8 @@ if ! kubectl version --request-timeout=5s >/dev/null 2>&1; then
 fi
 step "images"
 bash hack/images/build.sh || fail "hack/images/build.sh"
+step "install Weft (hack/install.sh)"
+bash hack/install.sh || fail "hack/install.sh"
 step "suites"
 status=0
 npx mocha --timeout 600000 e2e/*.test.ts "$@" || status=$?
