@@ -7,8 +7,12 @@ cd "$root"
 export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 step() { printf '\033[1m[down]\033[0m %s\n' "$*" >&2; }
 
+# The local cluster is the one in use when KUBECONFIG names it (make e2e and make up export it),
+# or when nothing else answers and it exists.
 local_cluster=""
-if ! kubectl version --request-timeout=5s >/dev/null 2>&1 && [[ -f $root/.cluster/kubeconfig ]]; then
+if [[ ${KUBECONFIG:-} == "$root/.cluster/kubeconfig" ]]; then
+  local_cluster=1
+elif ! kubectl version --request-timeout=5s >/dev/null 2>&1 && [[ -f $root/.cluster/kubeconfig ]]; then
   export KUBECONFIG="$root/.cluster/kubeconfig"
   local_cluster=1
 fi
