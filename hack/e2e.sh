@@ -9,6 +9,13 @@ export PATH="$root/.cluster/bin:$root/node_modules/.bin:$PATH"
 step() { printf '\n\033[1m[e2e] %s\033[0m\n' "$*" >&2; }
 fail() { printf '\033[31m[e2e] failed: %s\033[0m\n' "$*" >&2; exit 1; }
 
+# With E2E_DOWN set, everything comes down however the run ends, a failed start included.
+teardown() {
+  step "tearing down"
+  bash hack/down.sh || true
+}
+[[ -z ${E2E_DOWN:-} ]] || trap teardown EXIT
+
 if ! kubectl version --request-timeout=5s >/dev/null 2>&1; then
   export KUBECONFIG="$root/.cluster/kubeconfig"
   if ! { [[ -f $KUBECONFIG ]] && bash hack/cluster/status.sh >/dev/null 2>&1; }; then
@@ -21,10 +28,4 @@ bash hack/images/build.sh || fail "hack/images/build.sh"
 step "install Weft (hack/install.sh)"
 bash hack/install.sh || fail "hack/install.sh"
 step "suites"
-status=0
-npx mocha --timeout 600000 e2e/*.test.ts "$@" || status=$?
-if [[ -n ${E2E_DOWN:-} ]]; then
-  step "tearing down"
-  bash hack/down.sh || true
-fi
-exit "$status"
+npx mocha --timeout 600000 e2e/*.test.ts "$@"
