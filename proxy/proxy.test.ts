@@ -5,7 +5,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as path from "node:path";
 import { Readiness } from "./admin/readiness";
-import type { RunningProxy } from "./proxy";
+import { ipv6Companion, type RunningProxy } from "./proxy";
 import { closeServer, listenOn, rawExchange, startTestProxy, testEnv } from "./testkit";
 
 function get(
@@ -507,5 +507,14 @@ describe("weft-proxy as a process", function () {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
+  });
+});
+
+describe("ipv6Companion", () => {
+  it("pairs the IPv4 wildcard and loopback with their IPv6 forms, and nothing else", () => {
+    expect(ipv6Companion("127.0.0.1")).to.equal("::1");
+    expect(ipv6Companion("0.0.0.0")).to.equal("::");
+    expect(ipv6Companion("10.1.2.3")).to.equal(undefined);
+    expect(ipv6Companion("::1")).to.equal(undefined);
   });
 });

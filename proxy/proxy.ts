@@ -9,7 +9,7 @@ import { formatHostPort, type ProxyConfig } from "./config";
 import { Http1Pool } from "./http1/pool";
 import { H2Pool } from "./http2/proxy";
 import { loadInterception, type Interception } from "./interception";
-import { Listener, type Http1Handler } from "./listener";
+import { Listener, type Http1Handler, type ListenerEnv } from "./listener";
 import { Logger } from "./log";
 import { ProxyMetrics, type Direction } from "./metrics/metrics";
 import { OriginalDestinationResolver, type Resolver } from "./route/resolver";
@@ -47,6 +47,9 @@ export interface ProxyOptions {
 export interface RunningProxy {
   readonly inbound: net.AddressInfo;
   readonly outbound: net.AddressInfo;
+  /** The IPv6 companions of inbound ([::]) and outbound ([::1]); undefined without IPv6. */
+  readonly inbound6: net.AddressInfo | undefined;
+  readonly outbound6: net.AddressInfo | undefined;
   readonly admin: net.AddressInfo;
   readonly control: net.AddressInfo;
   readonly metrics: ProxyMetrics;
@@ -62,9 +65,58 @@ export interface RunningProxy {
 }
 
 function listen(server: net.Server, host: string, port: number): Promise<net.AddressInfo> {
+  return listenOn(server, { host, port });
+}
+
+/**
+ * The IPv6 address a listener also takes, so that ip6tables' REDIRECT (to ::1 for outbound, to
+ * the interface's v6 address for inbound) finds a socket: 127.0.0.1 → ::1, 0.0.0.0 → ::.
+ * Undefined when the configured address is not one of those two.
+ */
+export function ipv6Companion(host: string): string | undefined {
+  if (host === "127.0.0.1") return "::1";
+  if (host === "0.0.0.0") return "::";
+  return undefined;
+}
+
+/** Errors that mean "this host has no IPv6 (or no ::1)", not "something is wrong". */
+const NO_IPV6 = new Set(["EADDRNOTAVAIL", "EAFNOSUPPORT", "EPROTONOSUPPORT"]);
+
+/** An IPv6 listener's address, or why the host could not give it one (a NO_IPV6 code). */
+type V6 = net.AddressInfo | { readonly unavailable: string } | undefined;
+
+/**
+ * Listens on the IPv6 companion address at the IPv4 listener's port (v6-only, so it does not
+ * collide with the IPv4 socket). A host without IPv6 answers `unavailable`; other errors throw.
+ */
+async function listenIpv6(listener: Listener, v4: net.AddressInfo): Promise<V6> {
+  const host = ipv6Companion(v4.address);
+  if (host === undefined) return undefined;
+  try {
+    return await listenOn(listener.server, { host, port: v4.port, ipv6Only: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (!NO_IPV6.has(code)) throw err;
+    return { unavailable: `[${host}]:${v4.port} (${code})` };
+  }
+}
+
+function v6Address(v6: V6): net.AddressInfo | undefined {
+  return v6 === undefined || "unavailable" in v6 ? undefined : v6;
+}
+
+/** One line for a host without IPv6, however many listeners it affects. */
+function warnIfNoIpv6(log: Logger, results: readonly V6[]): void {
+  const missing = results.flatMap((r) => (r !== undefined && "unavailable" in r ? [r] : []));
+  if (missing.length === 0) return;
+  const what = missing.map((m) => m.unavailable).join(", ");
+  log.warn(`IPv6 unavailable, listening on IPv4 only: cannot listen on ${what}`);
+}
+
+function listenOn(server: net.Server, options: net.ListenOptions): Promise<net.AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host, port }, () => {
+    server.listen(options, () => {
       server.removeListener("error", reject);
       resolve(server.address() as net.AddressInfo);
     });
@@ -83,7 +135,7 @@ function direction(
   config: ProxyConfig,
   d: Direction,
   deps: Deps,
-): { listener: Listener; pool: Http1Pool; h2: H2Pool } {
+): { listener: Listener; listener6: Listener; pool: Http1Pool; h2: H2Pool } {
   const dc = d === "inbound" ? config.inbound : config.outbound;
   const common = {
     direction: d,
@@ -97,7 +149,7 @@ function direction(
     maxIdlePerEndpoint: 256,
   });
   const h2 = new H2Pool({ ...common, log: deps.log });
-  const listener = new Listener({
+  const env: ListenerEnv = {
     ...common,
     config: dc,
     resolver: deps.resolver,
@@ -110,8 +162,9 @@ function direction(
     resolvePerRequest: d === "outbound" && deps.resolvePerRequest,
     http1Handler: d === "outbound" ? deps.outboundHttp1 : undefined,
     requireIdentity: d === "inbound" ? config.inboundPortsRequireIdentity : new Set<number>(),
-  });
-  return { listener, pool, h2 };
+  };
+  // Same pools and layers; only the socket differs (listened on by listenIpv6).
+  return { listener: new Listener(env), listener6: new Listener(env), pool, h2 };
 }
 
 interface Deps {
@@ -160,7 +213,7 @@ export async function startProxy(
     shutdown: () => void ref.drainer?.drain(),
   });
   const parts: Parts = {
-    listeners: [inbound.listener, outbound.listener],
+    listeners: [inbound.listener, outbound.listener, inbound.listener6, outbound.listener6],
     pools: [inbound.pool, outbound.pool],
     h2: [inbound.h2, outbound.h2],
     admin,
@@ -175,10 +228,17 @@ export async function startProxy(
       listen(admin, config.admin.listen.host, config.admin.listen.port),
       listen(control, config.control.listen.host, config.control.listen.port),
     ]);
+    const [in6, out6] = await Promise.all([
+      listenIpv6(inbound.listener6, inAddr),
+      listenIpv6(outbound.listener6, outAddr),
+    ]);
+    warnIfNoIpv6(deps.log, [in6, out6]);
     warnIfNoInterception(config, deps);
     return {
       inbound: inAddr,
       outbound: outAddr,
+      inbound6: v6Address(in6),
+      outbound6: v6Address(out6),
       admin: adminAddr,
       control: controlAddr,
       metrics: deps.metrics,
@@ -265,5 +325,9 @@ class Drainer {
 
 export function describe(proxy: RunningProxy): string {
   const a = (x: net.AddressInfo): string => formatHostPort({ host: x.address, port: x.port });
-  return `inbound=${a(proxy.inbound)} outbound=${a(proxy.outbound)} admin=${a(proxy.admin)} control=${a(proxy.control)}`;
+  const v6 = [
+    proxy.inbound6 === undefined ? "" : ` inbound6=${a(proxy.inbound6)}`,
+    proxy.outbound6 === undefined ? "" : ` outbound6=${a(proxy.outbound6)}`,
+  ].join("");
+  return `inbound=${a(proxy.inbound)} outbound=${a(proxy.outbound)} admin=${a(proxy.admin)} control=${a(proxy.control)}${v6}`;
 }

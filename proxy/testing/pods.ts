@@ -105,8 +105,13 @@ export class TwoPods {
     this.agent = new Agent(child);
   }
 
-  async mesh(ns: Netns, bundle: string, env: Record<string, string> = {}): Promise<ProxyProcess> {
-    const init = await initIn(ns, []);
+  async mesh(
+    ns: Netns,
+    bundle: string,
+    env: Record<string, string> = {},
+    initArgs: string[] = [],
+  ): Promise<ProxyProcess> {
+    const init = await initIn(ns, initArgs);
     if (init.code !== 0) throw new Error(`proxy-init failed in ${ns.name}: ${init.err.join("\n")}`);
     const proxy = this.startProxy(ns, bundle, env);
     await waitHttp(ns, "http://127.0.0.1:4191/ready").catch((e: Error) => {
