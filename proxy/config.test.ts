@@ -21,6 +21,7 @@ describe("config", () => {
     expect(c.outbound.detectTimeoutMs).to.equal(10_000);
     expect(c.shutdownGracePeriodMs).to.equal(120_000);
     expect(c.http1PoolIdleTimeoutMs).to.equal(3000);
+    expect(c.http1ClientIdleTimeoutMs).to.equal(120_000);
     expect(c.admin.shutdownEndpointEnabled).to.equal(false);
     expect(c.log).to.deep.equal({ level: "warn", format: "plain" });
     expect([...c.outbound.opaquePorts].sort((a, b) => a - b)).to.deep.equal([
@@ -59,6 +60,21 @@ describe("config", () => {
     expect(c.destination.svcAddr).to.equal("weft-dst.weft-system.svc.cluster.local:8086");
     expect(c.identity.localName).to.equal(
       "web.shop.serviceaccount.identity.weft-system.cluster.local",
+    );
+  });
+
+  it("reads the HTTP/1 idle timeouts, 0 turning the client one off, and names a bad one", () => {
+    const c = loadConfig({
+      WEFT_PROXY_HTTP1_CLIENT_IDLE_TIMEOUT: "30s",
+      WEFT_PROXY_HTTP1_POOL_IDLE_TIMEOUT: "1s",
+    });
+    expect([c.http1ClientIdleTimeoutMs, c.http1PoolIdleTimeoutMs]).to.deep.equal([30_000, 1000]);
+    expect(
+      loadConfig({ WEFT_PROXY_HTTP1_CLIENT_IDLE_TIMEOUT: "0" }).http1ClientIdleTimeoutMs,
+    ).to.equal(0);
+    expect(() => loadConfig({ WEFT_PROXY_HTTP1_CLIENT_IDLE_TIMEOUT: "soon" })).to.throw(
+      ConfigError,
+      /WEFT_PROXY_HTTP1_CLIENT_IDLE_TIMEOUT="soon": expected a duration like 100ms, 1s, 2m \(0 keeps/,
     );
   });
 

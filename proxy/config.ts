@@ -35,6 +35,12 @@ export interface ProxyConfig {
   readonly shutdownGracePeriodMs: number;
   /** How long an idle pooled HTTP/1 upstream connection is kept, ms. */
   readonly http1PoolIdleTimeoutMs: number;
+  /**
+   * How long an accepted HTTP/1 keep-alive connection may sit between requests before the proxy
+   * closes it, ms; 0 keeps it open. Longer than common client pools' own idle limit (Go's 90 s),
+   * so a client usually closes first and never reuses a connection the proxy is closing.
+   */
+  readonly http1ClientIdleTimeoutMs: number;
   readonly log: { readonly level: LogLevel; readonly format: LogFormat };
   readonly identityDisabled: boolean;
   readonly ingressMode: boolean;
@@ -217,6 +223,12 @@ export function loadConfig(env: Env = process.env): ProxyConfig {
     },
     shutdownGracePeriodMs: r.get("SHUTDOWN_GRACE_PERIOD", 120_000, DURATION, parseDuration),
     http1PoolIdleTimeoutMs: r.get("HTTP1_POOL_IDLE_TIMEOUT", 3000, DURATION, parseDuration),
+    http1ClientIdleTimeoutMs: r.get(
+      "HTTP1_CLIENT_IDLE_TIMEOUT",
+      120_000,
+      `${DURATION} (0 keeps idle client connections open)`,
+      parseDuration,
+    ),
     log: {
       level: r.get(
         "LOG",

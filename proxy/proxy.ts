@@ -155,7 +155,12 @@ function direction(
     resolver: deps.resolver,
     log: deps.log,
     interception: deps.interception,
-    h1: { pool, log: deps.log, maxHeadBytes: deps.maxHeadBytes },
+    h1: {
+      pool,
+      log: deps.log,
+      maxHeadBytes: deps.maxHeadBytes,
+      idleTimeoutMs: config.http1ClientIdleTimeoutMs,
+    },
     h2,
     opaque: common,
     // Inbound requests all go to the app on loopback: resolving each would only add a wait.

@@ -29,6 +29,8 @@ export interface Http1Env {
   readonly pool: Http1Pool;
   readonly log: Logger;
   readonly maxHeadBytes: number;
+  /** Closes a keep-alive client connection idle this long between requests, ms; 0: never. */
+  readonly idleTimeoutMs?: number;
 }
 
 const REQ_HEAD = 0;
@@ -83,6 +85,20 @@ export class Http1Connection implements UpstreamOwner {
     socket.on("end", () => this.onClientEnd());
     socket.on("close", () => this.onClientClose());
     socket.on("drain", () => this.upstream?.socket.resume());
+    // The socket's own inactivity timer (refreshed by Node on every read and write) costs nothing
+    // per request; it fires after a quiet period, and only an idle connection is closed then.
+    if (env.idleTimeoutMs) {
+      socket.setTimeout(env.idleTimeoutMs);
+      socket.on("timeout", () => this.onIdleTimeout());
+    }
+  }
+
+  private onIdleTimeout(): void {
+    // Already ended by us and the client still has not closed its side: let it go.
+    if (this.reqState === CLOSED) this.socket.destroy();
+    if (!this.isIdle()) return;
+    if (this.env.log.debugOn) this.env.log.debug("closing idle client connection");
+    this.close();
   }
 
   /** Starts serving with the bytes protocol detection already read. */
@@ -392,6 +408,8 @@ export class Http1Connection implements UpstreamOwner {
     this.pending = null;
     this.reqState = TUNNEL;
     this.resState = RES_DONE;
+    // A tunnel (WebSocket) may be quiet for long; the HTTP idle limit is not its business.
+    this.socket.setTimeout(0);
     this.route?.response(head.status, -1, "", performance.now() - this.startedAt);
     tunnel(this.socket, upstream);
     upstream.resume();
