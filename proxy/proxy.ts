@@ -89,14 +89,20 @@ type V6 = net.AddressInfo | { readonly unavailable: string } | undefined;
  * Listens on the IPv6 companion address at the IPv4 listener's port (v6-only, so it does not
  * collide with the IPv4 socket). A host without IPv6 answers `unavailable`; other errors throw.
  */
-async function listenIpv6(listener: Listener, v4: net.AddressInfo): Promise<V6> {
+async function listenIpv6(
+  listener: Listener,
+  v4: net.AddressInfo,
+  configuredPort: number,
+): Promise<V6> {
   const host = ipv6Companion(v4.address);
   if (host === undefined) return undefined;
   try {
     return await listenOn(listener.server, { host, port: v4.port, ipv6Only: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (!NO_IPV6.has(code)) throw err;
+    // Port 0 asked for any port: the one IPv4 got may be taken on IPv6, which is no fault.
+    const anyPort = configuredPort === 0 && code === "EADDRINUSE";
+    if (!NO_IPV6.has(code) && !anyPort) throw err;
     return { unavailable: `[${host}]:${v4.port} (${code})` };
   }
 }
@@ -234,8 +240,8 @@ export async function startProxy(
       listen(control, config.control.listen.host, config.control.listen.port),
     ]);
     const [in6, out6] = await Promise.all([
-      listenIpv6(inbound.listener6, inAddr),
-      listenIpv6(outbound.listener6, outAddr),
+      listenIpv6(inbound.listener6, inAddr, config.inbound.listen.port),
+      listenIpv6(outbound.listener6, outAddr, config.outbound.listen.port),
     ]);
     warnIfNoIpv6(deps.log, [in6, out6]);
     warnIfNoInterception(config, deps);
