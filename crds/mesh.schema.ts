@@ -16,6 +16,7 @@ import {
 export const DEFAULT_OPAQUE_PORTS = "25,587,3306,4444,5432,6379,9300,11211";
 export const DEFAULT_PROXY_IMAGE = "docker.io/weft/proxy";
 export const DEFAULT_CONTROLLER_IMAGE = "docker.io/weft/controller";
+export const DEFAULT_PROMETHEUS_IMAGE = "docker.io/weft/prometheus:2.42.0";
 
 function replicas(component: string): Schema {
   return int(`How many ${component} pods to run.`, { default: 1, minimum: 1, maximum: 10 });
@@ -134,6 +135,10 @@ const prometheus = obj(
   {
     enabled: bool("Whether the bundled Prometheus runs.", { default: true }),
     replicas: replicas("prometheus"),
+    image: str("The bundled Prometheus image, with its tag.", {
+      default: DEFAULT_PROMETHEUS_IMAGE,
+      minLength: 1,
+    }),
     externalURL: str(
       "The URL of your own Prometheus (it must scrape the proxies' weft-admin port).",
       {
@@ -223,7 +228,9 @@ const status = obj("What the operator observed.", {
   version: str("The version of the running control plane."),
   meshed: str("Meshed pods out of all pods in namespaces that may be meshed, e.g. 12/15."),
   meshedPods: int("How many pods run a proxy of this mesh."),
-  mtls: str("The share of meshed traffic (requests in the last minute) under mTLS, e.g. 100%."),
+  mtls: str(
+    "The share of the HTTP requests meshed pods sent in the last two minutes that went over mTLS, from Prometheus (e.g. 100%); '-' until Prometheus has seen such requests.",
+  ),
   components: arr(
     "Readiness of each control-plane component.",
     obj(

@@ -72,7 +72,7 @@ export interface MeshComponents {
   tap?: ComponentSpec;
   api?: ComponentSpec;
   web?: ComponentSpec;
-  prometheus?: ComponentSpec & { externalURL?: string };
+  prometheus?: ComponentSpec & { image?: string; externalURL?: string };
   heartbeat?: { enabled?: boolean; url?: string };
 }
 

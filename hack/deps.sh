@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-debian_packages=(protobuf-compiler iptables iproute2 util-linux gcc make openssl python3)
+debian_packages=(protobuf-compiler iptables iproute2 util-linux gcc make openssl python3 prometheus)
 
 missing=()
 for pkg in "${debian_packages[@]}"; do

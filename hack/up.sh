@@ -64,6 +64,19 @@ for _ in $(seq 1 30); do
   sleep 2
 done
 
+step "traffic metrics (Prometheus scrapes every proxy; the MTLS column comes from it)"
+mtls=""
+for _ in $(seq 1 45); do
+  mtls="$(kubectl get mesh weft -o jsonpath='{.status.mtls}' 2>/dev/null || true)"
+  [[ -n $mtls && $mtls != "-" ]] && break
+  sleep 2
+done
+if [[ -n $mtls && $mtls != "-" ]]; then
+  echo "share of the demo's requests under mTLS: $mtls" >&2
+else
+  echo "Prometheus has no request rates yet; kubectl get meshes shows MTLS once it has (about a minute)" >&2
+fi
+
 step "summary"
 kubectl get meshes
 cat <<MSG
@@ -71,6 +84,8 @@ cat <<MSG
 Weft is up. The demo lives in namespace weft-demo (web → books over gRPC, stock over TCP, traffic at 5 rps).
   kubectl get pods -n weft-demo
   golden metrics of a pod's proxy:  kubectl -n weft-demo port-forward deploy/traffic 4191, then http://localhost:4191/metrics
+  all proxies in Prometheus:  kubectl -n weft-system port-forward svc/weft-prometheus 9090, then
+    curl -s localhost:9090/api/v1/query --data-urlencode 'query=sum by (deployment) (rate(response_total{direction="inbound"}[1m]))'
   dashboard:  not part of this release yet (the web component and the kubectl-weft plugin are still to come)
   tear down:  make down
 MSG

@@ -7,7 +7,7 @@ export class UnknownComponentError extends Error {
 
   constructor(readonly component: string) {
     super(
-      `unknown component "${component}"; usage: weft-controller <identity|destination|tap|api|web|heartbeat> [args]`,
+      `unknown component "${component}"; usage: weft-controller <identity|destination|prometheus|tap|api|web|heartbeat> [args]`,
     );
     this.name = "UnknownComponentError";
   }

@@ -118,4 +118,30 @@ describe("desiredObjects", () => {
     const m: Mesh = { ...mesh, spec: { ...mesh.spec, controllerImage: "reg/ctl:dev" } };
     expect(controllerImage({ mesh: m, available: [] })).to.equal("reg/ctl:dev");
   });
+
+  it("runs the bundled Prometheus with its config, the targets sidecar and its own image", () => {
+    const input = { mesh, available: [...all, "prometheus"], trust };
+    const dep = byKind(input, "Deployment")["weft-prometheus"] as {
+      spec: {
+        template: { spec: { containers: { name: string; image: string; args: string[] }[] } };
+      };
+    };
+    const [prom, targets] = dep.spec.template.spec.containers;
+    expect(prom).to.include({ name: "prometheus", image: "docker.io/weft/prometheus:2.42.0" });
+    expect(prom.args).to.include("--config.file=/etc/prometheus/prometheus.yml");
+    expect(targets.image).to.equal("docker.io/weft/controller:0.1.0");
+    expect(targets.args.slice(1, 2)).to.deep.equal(["prometheus"]);
+    const cm = byKind(input, "ConfigMap")["weft-prometheus-config"] as {
+      data: Record<string, string>;
+    };
+    expect(JSON.parse(cm.data["prometheus.yml"]).scrape_configs[0].job_name).to.equal("weft-proxy");
+    const own: Mesh = {
+      ...mesh,
+      spec: {
+        ...mesh.spec,
+        components: { prometheus: { enabled: false, externalURL: "http://p:9090" } },
+      },
+    };
+    expect(byKind({ ...input, mesh: own }, "Deployment")).to.not.have.property("weft-prometheus");
+  });
 });

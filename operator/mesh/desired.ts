@@ -13,6 +13,13 @@ import type { Mesh } from "../../crds/types";
 import { componentsToRun, replicasInSpec, type ComponentDef } from "./components";
 import { heartbeatObjects } from "./heartbeat";
 import * as n from "./names";
+import {
+  PROMETHEUS_CONFIG_CM,
+  prometheusConfig,
+  prometheusContainer,
+  prometheusVolumes,
+  targetsContainer,
+} from "./prometheus";
 
 export interface TrustMaterial {
   anchorsPem: string;
@@ -195,9 +202,12 @@ function container(input: DesiredInput, c: ComponentDef): V1Container {
 }
 
 function podSpec(input: DesiredInput, c: ComponentDef): V1PodSpec {
+  const prometheus = c.name === "prometheus";
   const spec: V1PodSpec = {
     serviceAccountName: `weft-${c.name}`,
-    containers: [container(input, c)],
+    containers: prometheus
+      ? [prometheusContainer(input.mesh, c.portName), targetsContainer(controllerImage(input))]
+      : [container(input, c)],
     securityContext: {
       runAsNonRoot: true,
       runAsUser: 65532,
@@ -206,6 +216,7 @@ function podSpec(input: DesiredInput, c: ComponentDef): V1PodSpec {
     },
     terminationGracePeriodSeconds: 30,
   };
+  if (prometheus) spec.volumes = prometheusVolumes();
   if (c.name === "identity") {
     const names = issuerNames(input.mesh);
     spec.volumes = [
@@ -225,8 +236,21 @@ export function specHash(o: unknown): string {
   return createHash("sha256").update(JSON.stringify(o)).digest("hex").slice(0, 16);
 }
 
+/** What a component reads from a ConfigMap we write: part of its hash, so a change rolls it. */
+function configOf(c: ComponentDef): Record<string, string> | undefined {
+  return c.name === "prometheus" ? { "prometheus.yml": prometheusConfig() } : undefined;
+}
+
+function configMap(mesh: Mesh, c: ComponentDef): Obj[] {
+  const data = configOf(c);
+  if (!data) return [];
+  const name = c.name === "prometheus" ? PROMETHEUS_CONFIG_CM : `weft-${c.name}-config`;
+  return [{ apiVersion: "v1", kind: "ConfigMap", metadata: meta(mesh, name, c.name), data }];
+}
+
 function deployment(input: DesiredInput, c: ComponentDef): V1Deployment & Obj {
   const spec = podSpec(input, c);
+  const hash = specHash(configOf(c) ? { spec, config: configOf(c) } : spec);
   const podLabels = { ...labels(input.mesh, c.name) };
   return {
     apiVersion: "apps/v1",
@@ -238,7 +262,7 @@ function deployment(input: DesiredInput, c: ComponentDef): V1Deployment & Obj {
         matchLabels: { [n.LABEL_COMPONENT]: c.name, [n.LABEL_MESH]: podLabels[n.LABEL_MESH] },
       },
       template: {
-        metadata: { labels: podLabels, annotations: { [n.ANNOTATION_SPEC_HASH]: specHash(spec) } },
+        metadata: { labels: podLabels, annotations: { [n.ANNOTATION_SPEC_HASH]: hash } },
         spec,
       },
     },
@@ -258,13 +282,14 @@ function service(mesh: Mesh, c: ComponentDef): Obj {
   };
 }
 
-/** Everything, in apply order: trust material, then per component RBAC, Deployment, Service. */
+/** Everything, in apply order: trust material, then per component RBAC, config, Deployment, Service. */
 export function desiredObjects(input: DesiredInput): Obj[] {
   const comps = componentsToRun(input.mesh, input.available);
   return [
     ...trustObjects(input.mesh, input.trust),
     ...comps.flatMap((c) => [
       ...rbacObjects(input.mesh, c),
+      ...configMap(input.mesh, c),
       deployment(input, c),
       service(input.mesh, c),
     ]),

@@ -9,7 +9,8 @@ import { generateTrust } from "../identity/ca";
 import { deleteObject, listObjects, serverSideApply } from "./kube";
 import * as n from "./names";
 import { FINALIZER, type DeploymentView, type MeshIO } from "./reconciler";
-import { podCounts, mtlsShareOfPods } from "./pods";
+import { podCounts } from "./pods";
+import { prometheusUrl, queryMtlsShare } from "./prometheus";
 
 function notFound(e: unknown): boolean {
   const s = e as { status?: number; statusCode?: number; code?: number };
@@ -98,8 +99,9 @@ export class KubeMeshIO implements MeshIO {
     return podCounts((await K8s(kind.Pod).Get()).items, excluded);
   }
 
-  async mtlsShare(): Promise<number | undefined> {
-    return mtlsShareOfPods((await K8s(kind.Pod).Get()).items);
+  async mtlsShare(mesh: Mesh): Promise<number | undefined> {
+    const url = prometheusUrl(mesh);
+    return url ? queryMtlsShare(url) : undefined;
   }
 
   async patchStatus(name: string, status: MeshStatus): Promise<void> {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { V1Pod } from "@kubernetes/client-node";
-import { mtlsShareOfPods, podCounts } from "./pods";
+import { podCounts } from "./pods";
 
 function pod(
   ns: string,
@@ -26,7 +26,7 @@ function pod(
   };
 }
 
-describe("pod counts and mTLS share", () => {
+describe("pod counts", () => {
   it("counts running, injectable pods outside excluded namespaces", () => {
     const pods = [
       pod("shop", true),
@@ -38,16 +38,5 @@ describe("pod counts and mTLS share", () => {
       pod("shop", false, { hostNetwork: true }),
     ];
     expect(podCounts(pods, ["legacy"])).to.deep.equal({ meshed: 1, total: 2 });
-  });
-
-  it("is the share of meshed pods whose certified proxy is ready", () => {
-    expect(mtlsShareOfPods([pod("shop", false)])).to.equal(undefined);
-    const pods = [
-      pod("a", true, { identity: "default" }),
-      pod("a", true, { identity: "default", ready: false }),
-      pod("a", true, { identity: "disabled" }),
-      pod("a", true, { identity: "default" }),
-    ];
-    expect(mtlsShareOfPods(pods)).to.equal(0.5);
   });
 });

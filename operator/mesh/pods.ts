@@ -1,4 +1,4 @@
-// Meshed-pod counts and the mTLS share for the Mesh status. Pure.
+// Meshed-pod counts for the Mesh status. Pure.
 
 import type { V1Pod } from "@kubernetes/client-node";
 
@@ -13,11 +13,6 @@ export function isMeshed(p: V1Pod): boolean {
   return all.some((c) => c.name === "weft-proxy");
 }
 
-function proxyReady(p: V1Pod): boolean {
-  const all = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
-  return all.some((c) => c.name === "weft-proxy" && c.ready);
-}
-
 /** Running pods the mesh could inject (not hostNetwork, not in excluded namespaces) and how many are. */
 export function podCounts(pods: V1Pod[], excluded: string[]): { meshed: number; total: number } {
   const skip = new Set([...ALWAYS_EXCLUDED, ...excluded]);
@@ -25,17 +20,4 @@ export function podCounts(pods: V1Pod[], excluded: string[]): { meshed: number; 
     (p) => running(p) && !skip.has(p.metadata?.namespace ?? "") && !p.spec?.hostNetwork,
   );
   return { meshed: eligible.filter(isMeshed).length, total: eligible.length };
-}
-
-/**
- * Share of running meshed pods whose proxy has an identity and is ready (the proxy is only
- * ready once certified, so their meshed traffic is mTLS); undefined when none are meshed.
- */
-export function mtlsShareOfPods(pods: V1Pod[]): number | undefined {
-  const meshed = pods.filter((p) => running(p) && isMeshed(p));
-  if (meshed.length === 0) return undefined;
-  const secured = meshed.filter(
-    (p) => p.metadata?.annotations?.["weft.io/identity-mode"] === "default" && proxyReady(p),
-  );
-  return secured.length / meshed.length;
 }

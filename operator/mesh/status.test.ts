@@ -40,7 +40,7 @@ describe("computeStatus", () => {
       version: "0.1.0",
       meshed: "3/4",
       meshedPods: 3,
-      mtls: "99%",
+      mtls: "98%",
     });
     expect(s.components).to.deep.equal([
       { name: "identity", ready: true, readyReplicas: 1, replicas: 1 },

@@ -56,8 +56,9 @@ function notReadyMessage(comps: ObservedComponent[]): string {
   return waiting.length ? `waiting for ${waiting.join(", ")}` : "all components ready";
 }
 
+/** Rounded down, so 100% means all of it and a sliver of plaintext still shows as 99%. */
 export function formatShare(share: number | undefined): string {
-  return share === undefined ? "-" : `${Math.round(share * 100)}%`;
+  return share === undefined ? "-" : `${Math.floor(share * 100 + 1e-9)}%`;
 }
 
 function componentStatuses(comps: ObservedComponent[]): ComponentStatus[] {
