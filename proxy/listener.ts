@@ -267,7 +267,11 @@ export class Listener {
       tls,
       perRequest ? undefined : endpointLabels(ep),
     );
-    const session = serveH2(t.socket, d.initial, ep, scope, env.h2, env.log, perRequest);
+    const router =
+      env.direction === "outbound" && t.dst !== undefined
+        ? env.resolver.outboundH2?.(t.dst, env.h2)
+        : undefined;
+    const session = serveH2(t.socket, d.initial, ep, scope, env.h2, env.log, perRequest, router);
     if (env.direction === "inbound") tagH2Streams(session, tls.client_id);
     t.drain = () => session.close();
     if (this.draining) session.close();

@@ -27,6 +27,8 @@ export interface H2Env {
 interface PooledSession {
   readonly session: http2.ClientHttp2Session;
   error: Error | undefined;
+  /** Settles when the session connects, or rejects when it closes first. */
+  readonly connected: Promise<void>;
 }
 
 /** Client sessions, one per endpoint; retired on GOAWAY, error or close. */
@@ -41,6 +43,13 @@ export class H2Pool {
     if (cur !== undefined && !cur.session.closed && !cur.session.destroyed) return cur;
     const pooled = this.connect(endpoint, key);
     this.sessions.set(key, pooled);
+    return pooled;
+  }
+
+  /** The pooled session of `endpoint` once connected; rejects when connecting fails. */
+  async ready(endpoint: Endpoint): Promise<PooledSession> {
+    const pooled = this.get(endpoint);
+    await pooled.connected;
     return pooled;
   }
 
@@ -71,7 +80,18 @@ export class H2Pool {
     socket.on("error", (e) => (sockErr = e));
     socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));
     const session = http2.connect(`http://${key}`, { createConnection: () => socket });
-    const pooled: PooledSession = { session, error: undefined };
+    const pooled: PooledSession = {
+      session,
+      error: undefined,
+      connected: new Promise((resolve, reject) => {
+        session.once("connect", () => resolve());
+        session.once("close", () =>
+          reject(upstreamError(pooled.error ?? new ProxyError("WEFT_ERR_UPSTREAM_CLOSED"))),
+        );
+      }),
+    };
+    // Only the route layer waits on it; a session that never connects is not an unhandled error.
+    pooled.connected.catch(() => undefined);
     const retire = (): void => {
       if (this.sessions.get(key) === pooled) this.sessions.delete(key);
     };
@@ -204,6 +224,39 @@ class StreamForward {
   }
 }
 
+/**
+ * Sends an upstream response down: its head (END_STREAM kept), then the body with flow control,
+ * then its trailers; a reset on either side resets the other.
+ */
+export function relayResponse(
+  down: http2.ServerHttp2Stream,
+  up: http2.ClientHttp2Stream,
+  head: http2.IncomingHttpHeaders,
+  endStream: boolean,
+  trailers: () => http2.IncomingHttpHeaders | undefined,
+): void {
+  down.once("close", () => {
+    if (up.closed) return;
+    const code = down.rstCode;
+    up.close(code === undefined || code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
+  });
+  up.once("close", () => {
+    const code = up.rstCode ?? NGHTTP2_NO_ERROR;
+    if (code !== NGHTTP2_NO_ERROR && !down.closed) down.close(code);
+  });
+  if (
+    !guard(down, () =>
+      down.respond(forwardHeaders(head), { endStream, waitForTrailers: !endStream }),
+    )
+  )
+    return;
+  if (endStream) return;
+  down.on("wantTrailers", () =>
+    guard(down, () => down.sendTrailers(forwardHeaders(trailers() ?? {}))),
+  );
+  up.pipe(down);
+}
+
 /** Runs a write that throws if the peer closed the stream meanwhile; resets the stream then. */
 function guard(stream: http2.Http2Stream, write: () => void): boolean {
   try {
@@ -220,10 +273,17 @@ function causeOf(err: Error | undefined): Error | undefined {
   return cause instanceof Error ? cause : err;
 }
 
+/** What a proxy-generated answer says: the HTTP status, or for gRPC clients the grpc-status. */
+export interface ProxyAnswer {
+  readonly status: number;
+  readonly grpcStatus: number;
+  readonly message: string;
+}
+
 /** A proxy-generated error: HTTP status with l5d-proxy-error, or for gRPC a trailers-only status. */
 export function respondError(
   stream: http2.ServerHttp2Stream,
-  err: ProxyError,
+  err: ProxyAnswer,
   grpc: boolean,
 ): void {
   const reason = sanitize(err.message);
@@ -248,7 +308,17 @@ export function respondError(
   stream.end(`${reason}\n`);
 }
 
-/** Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY. */
+/** Takes over one accepted stream (e.g. the route layer: retries, timeouts, balancing). */
+export type StreamHandler = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  endStream: boolean,
+) => void;
+
+/**
+ * Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY.
+ * Streams go to `handler` when given, else to `endpoint` or to what `perRequest` resolves.
+ */
 export function serveH2(
   socket: net.Socket,
   initial: Buffer,
@@ -257,11 +327,13 @@ export function serveH2(
   pool: H2Pool,
   log: Logger,
   perRequest?: (authority: string) => Promise<Endpoint | ProxyError>,
+  handler?: StreamHandler,
 ): http2.ServerHttp2Session {
   if (initial.length > 0) socket.unshift(initial);
   const session = http2.performServerHandshake(socket);
   session.on("error", (e) => log.debug("h2 session error", { error: String(e) }));
   session.on("stream", (stream, headers, flags) => {
+    if (handler !== undefined) return handler(stream, headers, (flags & END_STREAM) !== 0);
     const authority = String(headers[":authority"] ?? "");
     const fwd = new StreamForward(stream, headers, scope.route(authority), log);
     const endStream = (flags & END_STREAM) !== 0;

@@ -2,6 +2,7 @@
 // outbound traffic to its original destination and inbound traffic to the application on
 // loopback. Discovery and balancing replace the default without touching the listeners.
 
+import type { H2Pool, StreamHandler } from "../http2/proxy";
 import type { Direction } from "../metrics/metrics";
 
 /** What a connection was addressed to (its original destination) and, for HTTP, the authority. */
@@ -28,8 +29,16 @@ export interface EndpointSet {
   readonly endpoints: readonly Endpoint[];
 }
 
+/** Takes over the streams of one outbound HTTP/2 connection, given its original destination and client pool. */
+export type H2Router = (dst: { address: string; port: number }, pool: H2Pool) => StreamHandler;
+
 export interface Resolver {
   resolve(target: Target): Promise<EndpointSet>;
+  /**
+   * When set, outbound HTTP/2 streams are served by the route layer it returns (profile routes,
+   * timeouts, retries, balancing per stream) instead of being resolved one by one.
+   */
+  readonly outboundH2?: H2Router;
 }
 
 /** Loopback of the family of the original destination. */

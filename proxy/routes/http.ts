@@ -11,27 +11,24 @@ import type { ProxyMetrics } from "../metrics/metrics";
 import { errnoOf } from "../errors";
 import { tunnel } from "../tcp/pipe";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
-import { P2cBalancer, type BalancerOptions, type Slot } from "../balance/p2c";
-import { NoEndpointsError } from "../balance/errors";
-import { WeightedSplit } from "../balance/split";
-import type { Discovery, ResolutionHandle } from "../discovery/client";
-import type { DiscoveredEndpoint, EndpointState } from "../discovery/state";
+import type { Slot } from "../balance/p2c";
+import type { DiscoveredEndpoint } from "../discovery/state";
 import { captureBody, type CapturedBody } from "./body";
-import { RetryBudget } from "./budget";
 import {
   routeRequest,
   type AttemptResponse,
   type ProxyErrorResponse,
   type Routed,
 } from "./execute";
-import type { RouteMetricFamilies, RouteScope } from "./metrics";
 import {
-  compileProfile,
-  DEFAULT_BUDGET,
-  DEFAULT_ROUTE,
-  matchRoute,
-  type CompiledProfile,
-} from "./profile";
+  LogicalServices,
+  type Backend,
+  type LogicalService,
+  type LogicalServicesOptions,
+  type OriginalDst,
+} from "./logical";
+
+export type { OriginalDst } from "./logical";
 
 const HOP_BY_HOP = [
   "connection",
@@ -50,133 +47,9 @@ export interface HttpAttempt extends AttemptResponse {
   endpoint: DiscoveredEndpoint;
 }
 
-/** One concrete backend: a resolution and the balancer fed from it. */
-class Backend {
-  readonly balancer: P2cBalancer<DiscoveredEndpoint>;
-  private state: EndpointState;
-
-  constructor(
-    readonly handle: ResolutionHandle,
-    options: BalancerOptions,
-    private readonly fallback: DiscoveredEndpoint | undefined,
-  ) {
-    this.balancer = new P2cBalancer(handle.resolution.path, options);
-    this.state = handle.resolution.endpoints;
-    this.sync(this.state);
-    handle.resolution.on("endpoints", (s: EndpointState) => this.sync(s));
-  }
-
-  /** `no_endpoints{exists:false}`: the name is not a cluster service; use the original destination. */
-  private sync(s: EndpointState): void {
-    this.state = s;
-    if (s.kind === "endpoints") this.balancer.update(s.endpoints);
-    else if (s.kind === "none" && !s.exists && this.fallback)
-      this.balancer.update([[this.fallback.key, this.fallback]]);
-    else this.balancer.update([]);
-  }
-
-  close(): void {
-    this.balancer.close(new NoEndpointsError(this.handle.resolution.path));
-    this.handle.release();
-  }
-}
-
-/** A logical destination: its profile, retry budget, route metrics and backends. */
-class LogicalService {
-  profile: CompiledProfile = {
-    fqn: "",
-    routes: [],
-    budget: DEFAULT_BUDGET,
-    dstOverrides: [],
-    opaque: false,
-  };
-  budget: RetryBudget;
-  split: WeightedSplit<Backend>;
-  private readonly overrides = new Map<string, Backend>();
-  private readonly scopes = new Map<string, RouteScope>();
-  lastUsed = performance.now();
-
-  constructor(
-    readonly authority: string,
-    readonly primary: Backend,
-    private readonly makeBackend: (authority: string) => Backend,
-    private readonly metrics: RouteMetricFamilies,
-  ) {
-    this.budget = new RetryBudget(DEFAULT_BUDGET, performance.now());
-    this.split = new WeightedSplit([{ value: primary, weight: 1 }]);
-    const r = primary.handle.resolution;
-    if (r.profile) this.setProfile(compileProfile(r.profile));
-    r.on("profile", () => r.profile && this.setProfile(compileProfile(r.profile)));
-  }
-
-  /** Route metrics of `route`, with dst_* labels from the destination's set-level labels once known. */
-  scope(route: string): RouteScope {
-    const labels = this.setLabels();
-    const key = `${route}|${labels.namespace ?? ""}|${labels.service ?? ""}`;
-    let s = this.scopes.get(key);
-    if (!s) {
-      s = this.metrics.scope(
-        { direction: "outbound", dst: this.authority, rt_route: route },
-        labels,
-      );
-      this.scopes.set(key, s);
-    }
-    return s;
-  }
-
-  private setLabels(): Record<string, string> {
-    const state = this.primary.handle.resolution.endpoints;
-    if (state.kind !== "endpoints") return {};
-    const first = state.endpoints.values().next().value;
-    return first
-      ? { namespace: first.labels.namespace ?? "", service: first.labels.service ?? "" }
-      : {};
-  }
-
-  close(): void {
-    this.primary.close();
-    for (const b of this.overrides.values()) b.close();
-  }
-
-  private setProfile(p: CompiledProfile): void {
-    const b = p.budget;
-    const old = this.profile.budget;
-    if (b.ratio !== old.ratio || b.minPerSecond !== old.minPerSecond || b.ttlMs !== old.ttlMs) {
-      this.budget = new RetryBudget(b, performance.now());
-    }
-    this.profile = p;
-    this.split = new WeightedSplit(this.backendsFor(p));
-  }
-
-  private backendsFor(p: CompiledProfile): { value: Backend; weight: number }[] {
-    if (p.dstOverrides.length === 0) return [{ value: this.primary, weight: 1 }];
-    const keep = new Set(p.dstOverrides.map((d) => d.authority));
-    for (const [a, b] of this.overrides) {
-      if (keep.has(a)) continue;
-      b.close();
-      this.overrides.delete(a);
-    }
-    return p.dstOverrides.map((d) => ({ value: this.backend(d.authority), weight: d.weight }));
-  }
-
-  private backend(authority: string): Backend {
-    if (authority === this.authority) return this.primary;
-    let b = this.overrides.get(authority);
-    if (!b) this.overrides.set(authority, (b = this.makeBackend(authority)));
-    return b;
-  }
-}
-
-export interface OutboundHttpOptions {
-  discovery: Discovery;
-  metrics: RouteMetricFamilies;
-  balancer?: BalancerOptions;
-  /** Cluster DNS suffix: authorities under `.svc.<domain>` are discovered by name. */
-  clusterDomain?: string;
-  /** How long a request to a new destination waits for its profile before using the default route. */
-  profileTimeoutMs?: number;
-  /** Idle logical services are dropped after this long (5 s outbound). */
-  idleMs?: number;
+export interface OutboundHttpOptions extends LogicalServicesOptions {
+  /** The logical services to use (shared with HTTP/2); default: its own. */
+  services?: LogicalServices;
   /**
    * The proxy's TLS seam and metrics: meshed endpoints are reached over mTLS, and each request
    * counts in request_total/response_total by endpoint with its tls/server_id labels.
@@ -193,15 +66,6 @@ class EndpointAgent extends http.Agent {
   override createConnection(): net.Socket {
     return this.connect();
   }
-}
-
-export interface OriginalDst {
-  address: string;
-  port: number;
-}
-
-function hostPort(authority: string, defaultPort: number): string {
-  return /:\d+$/.test(authority) ? authority : `${authority}:${defaultPort}`;
 }
 
 /** The request head as received, for an upgrade relayed byte for byte after it. */
@@ -234,25 +98,18 @@ function isConnectError(err: unknown): boolean {
 }
 
 export class OutboundHttp {
-  private readonly services = new Map<string, LogicalService>();
   private readonly agents = new Map<string, http.Agent>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly services: LogicalServices;
+  private readonly ownsServices: boolean;
 
   constructor(private readonly options: OutboundHttpOptions) {
-    const idle = options.idleMs ?? 5000;
-    this.sweeper = setInterval(() => this.sweep(idle), Math.max(100, idle / 2));
-    this.sweeper.unref();
+    this.ownsServices = options.services === undefined;
+    this.services = options.services ?? new LogicalServices(options);
   }
 
   /** The discovery path of a request: the authority when it is a cluster name, else the original destination. */
   pathFor(authority: string | undefined, dst: OriginalDst): string {
-    const domain = this.options.clusterDomain ?? "cluster.local";
-    const name = authority ? hostPort(authority.toLowerCase(), dst.port) : "";
-    const host = name.replace(/:\d+$/, "").replace(/\.$/, "");
-    if (host.endsWith(`.svc.${domain}`)) return name.replace(/\.:/, ":");
-    return dst.address.includes(":")
-      ? `[${dst.address}]:${dst.port}`
-      : `${dst.address}:${dst.port}`;
+    return this.services.pathFor(authority, dst);
   }
 
   /** Serves one request to `dst` (the connection's original destination). */
@@ -261,20 +118,17 @@ export class OutboundHttp {
     res: http.ServerResponse,
     dst: OriginalDst,
   ): Promise<void> {
-    const svc = this.service(this.pathFor(req.headers.host, dst), dst);
-    const startedAt = (svc.lastUsed = performance.now());
-    if (!svc.primary.handle.resolution.profile) {
-      await svc.primary.handle.resolution.waitForProfile(this.options.profileTimeoutMs ?? 1000);
-    }
+    const svc = this.services.get(req.headers.host, dst);
+    const startedAt = performance.now();
     const head = { method: req.method ?? "GET", path: (req.url ?? "/").split("?")[0] };
-    const route = matchRoute(svc.profile.routes, head) ?? DEFAULT_ROUTE;
+    const route = await svc.route(head, this.services.profileTimeoutMs);
     const body = await captureBody(req).catch(() => undefined);
     if (!body) return void res.destroy();
     const routed = await routeRequest<HttpAttempt>({
       route,
       budget: svc.budget,
       metrics: svc.scope(route.name),
-      replayable: body.replayable,
+      replayable: () => body.replayable,
       send: (signal) => this.attempt(svc, req, body, signal),
     });
     this.record(req.headers.host ?? "", dst, routed, startedAt);
@@ -291,9 +145,7 @@ export class OutboundHttp {
     head: Buffer,
     dst: OriginalDst,
   ): Promise<void> {
-    const svc = this.service(this.pathFor(req.headers.host, dst), dst);
-    svc.lastUsed = performance.now();
-    const backend = svc.split.pick() ?? svc.primary;
+    const backend = this.services.get(req.headers.host, dst).pickBackend();
     const slot = await backend.balancer.acquire();
     const inflight = backend.balancer.begin(slot);
     const up = this.connectTo(slot.endpoint);
@@ -304,9 +156,7 @@ export class OutboundHttp {
   }
 
   close(): void {
-    clearInterval(this.sweeper);
-    for (const s of this.services.values()) s.close();
-    this.services.clear();
+    if (this.ownsServices) this.services.close();
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
@@ -333,37 +183,6 @@ export class OutboundHttp {
   private writeError(res: http.ServerResponse, e: ProxyErrorResponse): void {
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, { "l5d-proxy-error": e.message, "content-length": 0 }).end();
-  }
-
-  private service(path: string, dst: OriginalDst): LogicalService {
-    let svc = this.services.get(path);
-    if (!svc) {
-      const fallback = {
-        key: `${dst.address}:${dst.port}`,
-        address: dst.address,
-        port: dst.port,
-        weight: 10000,
-        labels: {},
-        identity: undefined,
-        protocolHint: undefined,
-        opaqueTransportPort: undefined,
-      };
-      const make = (p: string, fb?: DiscoveredEndpoint): Backend =>
-        new Backend(this.options.discovery.acquire(p), this.options.balancer ?? {}, fb);
-      svc = new LogicalService(path, make(path, fallback), (a) => make(a), this.options.metrics);
-      this.services.set(path, svc);
-    }
-    return svc;
-  }
-
-  private sweep(idleMs: number): void {
-    const now = performance.now();
-    for (const [k, s] of this.services) {
-      if (now - s.lastUsed > idleMs) {
-        s.close();
-        this.services.delete(k);
-      }
-    }
   }
 
   private agent(ep: DiscoveredEndpoint): http.Agent {
@@ -403,7 +222,7 @@ export class OutboundHttp {
     body: CapturedBody,
     signal: AbortSignal,
   ): Promise<HttpAttempt> {
-    const backend = svc.split.pick() ?? svc.primary;
+    const backend = svc.pickBackend();
     for (let i = 1; ; i++) {
       const slot = await backend.balancer.acquire();
       try {

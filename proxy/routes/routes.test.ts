@@ -5,7 +5,7 @@ import { destinationProfile } from "../../operator/destination/profile";
 import { FailFastError } from "../balance/errors";
 import { captureBody } from "./body";
 import { RetryBudget } from "./budget";
-import { routeRequest, type AttemptResponse } from "./execute";
+import { errorResponse, routeRequest, RouteTimeoutError, type AttemptResponse } from "./execute";
 import { RouteMetricFamilies } from "./metrics";
 import { compileProfile, matchRoute, type CompiledRoute } from "./profile";
 
@@ -138,7 +138,7 @@ describe("route execution", () => {
         { direction: "outbound", dst: "web:80", rt_route: "r" },
         { service: "web" },
       ),
-      replayable: true,
+      replayable: () => true,
       send: async () => {
         const r = fake(statuses.shift()!);
         sent.push(r);
@@ -160,7 +160,7 @@ describe("route execution", () => {
         route: route(over),
         budget,
         metrics: metrics.scope({ direction: "outbound", dst: "web:80", rt_route: "r" }),
-        replayable,
+        replayable: () => replayable,
         send: async () => (n++, fake(500)),
       });
       return n;
@@ -182,7 +182,7 @@ describe("route execution", () => {
       route: route({ timeoutMs: 100 }),
       budget: new RetryBudget({ ratio: 0.2, minPerSecond: 10, ttlMs: 1000 }, 0),
       metrics: metrics.scope({ direction: "outbound", dst: "web:80", rt_route: "r" }),
-      replayable: true,
+      replayable: () => true,
       send: (signal) =>
         new Promise<FakeResponse>((resolve) => {
           signal.addEventListener("abort", () => ((aborted = true), resolve(fake(200))));
@@ -202,12 +202,38 @@ describe("route execution", () => {
     ).to.equal(1);
   });
 
+  it("classifies a streamed response at its end (grpc-status in trailers), latency at its head", async () => {
+    let end!: (f: { status: number; grpcStatus?: number }) => void;
+    const final = new Promise<{ status: number; grpcStatus?: number }>((r) => (end = r));
+    const out = await routeRequest({
+      route: route({ isFailure: (res) => res.status >= 500 || (res.grpcStatus ?? 0) !== 0 }),
+      budget: new RetryBudget({ ratio: 0.2, minPerSecond: 10, ttlMs: 1000 }, 0),
+      metrics: metrics.scope({ direction: "outbound", dst: "web:80", rt_route: "r" }),
+      replayable: () => true,
+      send: async () => ({ status: 200, discard: () => undefined, final }),
+    });
+    expect(out.kind).to.equal("response");
+    expect(await value("route_response_total")).to.equal(0);
+    end({ status: 200, grpcStatus: 13 });
+    await final;
+    await new Promise((r) => setImmediate(r));
+    expect(await value("route_response_total", { classification: "failure" })).to.equal(1);
+    expect(await value("route_actual_response_total", { classification: "failure" })).to.equal(1);
+    expect(await value("route_response_latency_ms")).to.be.greaterThan(0);
+  });
+
+  it("tells gRPC clients DEADLINE_EXCEEDED for a timeout and UNAVAILABLE otherwise", () => {
+    expect(errorResponse(new RouteTimeoutError("r", 10)).grpcStatus).to.equal(4);
+    expect(errorResponse(new FailFastError("web:80", 3000)).grpcStatus).to.equal(14);
+    expect(errorResponse(new Error("ECONNREFUSED")).grpcStatus).to.equal(14);
+  });
+
   it("turns failfast into 503", async () => {
     const out = await routeRequest({
       route: route({}),
       budget: new RetryBudget({ ratio: 0.2, minPerSecond: 10, ttlMs: 1000 }, 0),
       metrics: metrics.scope({ direction: "outbound", dst: "web:80", rt_route: "r" }),
-      replayable: true,
+      replayable: () => true,
       send: () => Promise.reject(new FailFastError("web:80", 3000)),
     });
     expect(out.kind === "error" && out.error).to.include({ status: 503, error: "failfast" });

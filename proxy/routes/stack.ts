@@ -1,6 +1,6 @@
 // The discovery stack the executable plugs into startProxy when a destination service is
-// configured: one destination client shared by the per-connection resolver (opaque TCP, HTTP/2)
-// and the route-aware outbound HTTP/1 handler (profiles, timeouts, retries, P2C per request).
+// configured: one destination client shared by the per-connection resolver (opaque TCP) and the
+// route layer of outbound HTTP/1 and HTTP/2 (profiles, timeouts, retries, P2C per request).
 
 import type { ProxyConfig } from "../config";
 import { Discovery } from "../discovery/client";
@@ -10,7 +10,9 @@ import type { ProxyMetrics } from "../metrics/metrics";
 import type { Resolver } from "../route/resolver";
 import type { TlsSeam } from "../tls/seam";
 import { outboundHttpConnections } from "./adapter";
-import { OutboundHttp, type OutboundHttpOptions } from "./http";
+import { OutboundH2 } from "./h2";
+import { OutboundHttp } from "./http";
+import { LogicalServices, type LogicalServicesOptions } from "./logical";
 import { RouteMetricFamilies } from "./metrics";
 
 export interface DiscoveryStack {
@@ -23,7 +25,7 @@ export interface StackOptions {
   readonly tls: TlsSeam;
   readonly metrics: ProxyMetrics;
   /** Balancer and timing overrides (tests). */
-  readonly http?: Partial<Pick<OutboundHttpOptions, "balancer" | "profileTimeoutMs">>;
+  readonly http?: Partial<Pick<LogicalServicesOptions, "balancer" | "profileTimeoutMs">>;
 }
 
 /** Undefined without WEFT_PROXY_DESTINATION_SVC_ADDR: the proxy keeps its default data path. */
@@ -35,17 +37,23 @@ export function discoveryStack(
   if (address === undefined) return undefined;
   const discovery = new Discovery({ address, contextToken: config.destination.context ?? "" });
   const resolver = new DiscoveryResolver({ discovery });
-  const outbound = new OutboundHttp({
+  const proxy = { tls: opts.tls, metrics: opts.metrics };
+  const services = new LogicalServices({
     ...opts.http,
     discovery,
     metrics: new RouteMetricFamilies(opts.metrics.registry),
-    proxy: { tls: opts.tls, metrics: opts.metrics },
   });
+  const outbound = new OutboundHttp({ ...services.options, services, proxy });
+  const h2 = new OutboundH2({ services, proxy });
   return {
-    resolver,
+    resolver: {
+      resolve: (target) => resolver.resolve(target),
+      outboundH2: (dst, pool) => h2.handler(dst, pool),
+    },
     outboundHttp1: outboundHttpConnections(outbound),
     close: (): void => {
       outbound.close();
+      services.close();
       resolver.close();
       discovery.close();
     },

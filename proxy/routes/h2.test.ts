@@ -1,0 +1,355 @@
+// HTTP/2 and gRPC through the route layer, end to end on loopback: a real destination server
+// (fed Services, EndpointSlices and ServiceProfiles), the real proxy with the discovery stack,
+// grpc-js and node:http2 servers as endpoints, and grpc-js / node:http2 clients.
+import * as grpc from "@grpc/grpc-js";
+import { expect } from "chai";
+import * as http2 from "node:http2";
+import {
+  event,
+  profileObject,
+  serviceObject,
+  sliceObject,
+} from "../../operator/destination/fixtures";
+import {
+  DEFAULT_OPTIONS,
+  startDestination,
+  type RunningDestination,
+} from "../../operator/destination/main";
+import { FeedWatchSource } from "../../operator/destination/watch";
+import type { ServiceProfileSpec } from "../../crds/types";
+import { Readiness } from "../admin/readiness";
+import { loadConfig } from "../config";
+import { unavailable } from "../interception";
+import { ProxyMetrics } from "../metrics/metrics";
+import { startProxy, type RunningProxy } from "../proxy";
+import { testEnv } from "../testkit";
+import { noTls } from "../tls/seam";
+import { discoveryStack, type DiscoveryStack } from "./stack";
+
+const raw = (b: Buffer): Buffer => b;
+const unaryMethod = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: raw,
+  requestDeserialize: raw,
+  responseSerialize: raw,
+  responseDeserialize: raw,
+});
+const SERVICE = {
+  flaky: unaryMethod("/weft.test.Shop/Flaky"),
+  slow: unaryMethod("/weft.test.Shop/Slow"),
+  who: unaryMethod("/weft.test.Shop/Who"),
+};
+const ShopClient = grpc.makeGenericClientConstructor(SERVICE, "Shop");
+type Client = InstanceType<typeof ShopClient> & Record<string, CallableFunction>;
+type Unary = (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => void;
+
+interface GrpcBackend {
+  readonly id: string;
+  readonly server: grpc.Server;
+  readonly port: number;
+  /** Calls of Flaky seen; every other one fails with UNAVAILABLE. */
+  flakyCalls: number;
+}
+
+async function grpcBackend(id: string): Promise<GrpcBackend> {
+  const server = new grpc.Server();
+  const b = { id, server, port: 0, flakyCalls: 0 };
+  const flaky: Unary = (call, cb) => {
+    b.flakyCalls++;
+    if (b.flakyCalls % 2 === 1) cb({ code: grpc.status.UNAVAILABLE, details: "try again" });
+    else cb(null, Buffer.concat([Buffer.from(`${id}:`), call.request]));
+  };
+  const slow: Unary = (_call, cb) => setTimeout(() => cb(null, Buffer.from(id)), 1000);
+  const who: Unary = (_call, cb) => cb(null, Buffer.from(id));
+  server.addService(SERVICE, { flaky, slow, who });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return Object.assign(b, { port });
+}
+
+/** A Service `name` whose endpoints are the given loopback ports, one slice each. */
+function publish(feed: FeedWatchSource, name: string, ports: number[]): void {
+  feed.push(event("Service", serviceObject("shop", name, [{ name: "grpc", port: 80 }])));
+  ports.forEach((port, i) =>
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject("shop", `${name}-${i}`, name, [{ name: "grpc", port }], [{ ip: "127.0.0.1" }]),
+      ),
+    ),
+  );
+}
+
+function profile(feed: FeedWatchSource, name: string, spec: ServiceProfileSpec): void {
+  feed.push(event("ServiceProfile", profileObject("shop", `${name}.shop.svc.cluster.local`, spec)));
+}
+
+interface CallResult {
+  reply?: string;
+  code: number;
+  proxyError?: string;
+  ms: number;
+}
+
+function call(client: Client, method: string, body = "hi"): Promise<CallResult> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    client[method](Buffer.from(body), (err: grpc.ServiceError | null, reply?: Buffer) => {
+      const proxyError = err?.metadata?.get("l5d-proxy-error")[0];
+      resolve({
+        reply: reply?.toString(),
+        code: err?.code ?? 0,
+        proxyError: proxyError === undefined ? undefined : String(proxyError),
+        ms: performance.now() - t0,
+      });
+    });
+  });
+}
+
+async function metricValue(
+  proxy: RunningProxy,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const m = await proxy.metrics.registry.getSingleMetric(name)?.get();
+  return (m?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((a, v) => a + v.value, 0);
+}
+
+/** A settled profile: the destination pushed it and the proxy compiled it. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
+
+describe("HTTP/2 and gRPC through the route layer (loopback, real destination)", function () {
+  this.timeout(30_000);
+  const feed = new FeedWatchSource();
+  const servers: grpc.Server[] = [];
+  const clients: Client[] = [];
+  let dest: RunningDestination;
+  let stack: DiscoveryStack;
+  let proxy: RunningProxy;
+
+  before(async () => {
+    dest = await startDestination({ ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" }, feed);
+    const config = loadConfig(
+      testEnv(80, {
+        WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${dest.port}`,
+        WEFT_PROXY_DESTINATION_CONTEXT: '{"ns":"shop"}',
+      }),
+    );
+    const metrics = new ProxyMetrics();
+    const tls = noTls(true);
+    stack = discoveryStack(config, { tls, metrics, http: { balancer: { failfastMs: 500 } } })!;
+    proxy = await startProxy(config, {
+      tls,
+      metrics,
+      resolver: stack.resolver,
+      outboundHttp1: stack.outboundHttp1,
+      readiness: new Readiness(),
+      interception: unavailable("loopback test"),
+    });
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await proxy.close();
+    stack.close();
+    for (const s of servers) s.forceShutdown();
+    await dest.stop();
+  });
+
+  async function backends(name: string, n: number): Promise<GrpcBackend[]> {
+    const bs = await Promise.all(Array.from({ length: n }, (_, i) => grpcBackend(`${name}${i}`)));
+    servers.push(...bs.map((b) => b.server));
+    publish(
+      feed,
+      name,
+      bs.map((b) => b.port),
+    );
+    return bs;
+  }
+
+  function client(name: string): Client {
+    const c = new ShopClient(
+      `127.0.0.1:${proxy.outbound.port}`,
+      grpc.credentials.createInsecure(),
+      {
+        "grpc.default_authority": `${name}.shop.svc.cluster.local`,
+      },
+    ) as Client;
+    clients.push(c);
+    return c;
+  }
+
+  it("retries a gRPC call that failed with UNAVAILABLE on a retryable route, body and all", async () => {
+    const [b] = await backends("rty", 1);
+    profile(feed, "rty", {
+      routes: [
+        {
+          name: "flaky",
+          condition: { method: "POST", pathRegex: "/weft\\.test\\.Shop/Flaky" },
+          isRetryable: true,
+        },
+      ],
+    });
+    await settle();
+    const c = client("rty");
+    const results: CallResult[] = [];
+    for (let i = 0; i < 10; i++) results.push(await call(c, "flaky", `m${i}`));
+    expect(results.map((r) => r.code)).to.deep.equal(Array(10).fill(0));
+    expect(results.map((r) => r.reply)).to.deep.equal(results.map((_, i) => `rty0:m${i}`));
+    expect(b.flakyCalls).to.equal(20);
+    const labels = { rt_route: "flaky", dst: "rty.shop.svc.cluster.local:80" };
+    expect(await metricValue(proxy, "route_request_total", labels)).to.equal(10);
+    expect(await metricValue(proxy, "route_actual_request_total", labels)).to.equal(20);
+    expect(
+      await metricValue(proxy, "route_response_total", { ...labels, classification: "success" }),
+    ).to.equal(10);
+    expect(
+      await metricValue(proxy, "route_actual_response_total", {
+        ...labels,
+        classification: "failure",
+      }),
+    ).to.equal(10);
+    // dst_* labels come from the destination's set-level labels.
+    expect(
+      await metricValue(proxy, "route_request_total", {
+        ...labels,
+        dst_namespace: "shop",
+        dst_service: "rty",
+      }),
+    ).to.equal(10);
+  });
+
+  it("does not retry a route that is not retryable, and classifies its grpc-status as a failure", async () => {
+    const [b] = await backends("nrt", 1);
+    profile(feed, "nrt", {
+      routes: [{ name: "flaky", condition: { pathRegex: "/weft\\.test\\.Shop/Flaky" } }],
+    });
+    await settle();
+    const c = client("nrt");
+    const first = await call(c, "flaky");
+    expect(first.code).to.equal(grpc.status.UNAVAILABLE);
+    expect(first.proxyError).to.equal(undefined);
+    expect(b.flakyCalls).to.equal(1);
+    const labels = { rt_route: "flaky", dst: "nrt.shop.svc.cluster.local:80" };
+    expect(
+      await metricValue(proxy, "route_response_total", { ...labels, classification: "failure" }),
+    ).to.equal(1);
+  });
+
+  it("answers DEADLINE_EXCEEDED with l5d-proxy-error at a route's timeout", async () => {
+    await backends("tmo", 1);
+    profile(feed, "tmo", {
+      routes: [
+        { name: "slow", condition: { pathRegex: "/weft\\.test\\.Shop/Slow" }, timeout: "200ms" },
+      ],
+    });
+    await settle();
+    const r = await call(client("tmo"), "slow");
+    expect(r.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
+    expect(r.proxyError).to.match(/timed out after 200 ms/);
+    expect(r.ms).to.be.within(150, 900);
+    const labels = { rt_route: "slow", dst: "tmo.shop.svc.cluster.local:80" };
+    expect(
+      await metricValue(proxy, "route_response_total", {
+        ...labels,
+        classification: "failure",
+        error: "timeout",
+      }),
+    ).to.equal(1);
+  });
+
+  it("splits gRPC calls by dstOverrides weight", async () => {
+    await backends("spl", 1);
+    await backends("spl-v1", 1);
+    await backends("spl-v2", 1);
+    profile(feed, "spl", {
+      dstOverrides: [
+        { authority: "spl-v1.shop.svc.cluster.local:80", weight: "800m" },
+        { authority: "spl-v2.shop.svc.cluster.local:80", weight: "200m" },
+      ],
+    });
+    await settle();
+    const c = client("spl");
+    await call(c, "who");
+    await settle();
+    const results = await Promise.all(Array.from({ length: 400 }, () => call(c, "who")));
+    expect(results.filter((r) => r.code !== 0)).to.deep.equal([]);
+    const v2 = results.filter((r) => r.reply === "spl-v20").length / results.length;
+    expect(v2).to.be.closeTo(0.2, 0.07);
+    expect(results.filter((r) => r.reply === "spl0")).to.deep.equal([]);
+  });
+
+  describe("plain HTTP/2 (node:http2)", () => {
+    let server: http2.Http2Server;
+    let seen: { path: string; body: number }[];
+
+    before(async () => {
+      seen = [];
+      server = http2.createServer();
+      server.on("stream", (stream, headers) => {
+        const chunks: Buffer[] = [];
+        stream.on("data", (c: Buffer) => chunks.push(c));
+        stream.on("end", () => {
+          const body = Buffer.concat(chunks);
+          seen.push({ path: String(headers[":path"]), body: body.length });
+          // Every first attempt of a path fails; the second succeeds and echoes the body size.
+          const fail = seen.filter((s) => s.path === headers[":path"]).length % 2 === 1;
+          stream.respond({ ":status": fail ? 503 : 200 });
+          stream.end(String(body.length));
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const port = (server.address() as { port: number }).port;
+      publish(feed, "h2", [port]);
+      profile(feed, "h2", {
+        routes: [{ name: "upload", condition: { pathRegex: "/upload/.*" }, isRetryable: true }],
+      });
+      await settle();
+    });
+
+    after(() => server.close());
+
+    function post(path: string, size: number): Promise<{ status: number; body: string }> {
+      const session = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+      return new Promise((resolve, reject) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": path,
+          ":authority": "h2.shop.svc.cluster.local",
+        });
+        let status = 0;
+        let body = "";
+        req.on("response", (h) => (status = Number(h[":status"])));
+        req.on("data", (d: Buffer) => (body += String(d)));
+        req.on("end", () => {
+          session.close();
+          resolve({ status, body });
+        });
+        req.on("error", reject);
+        req.end(Buffer.alloc(size, 7));
+      });
+    }
+
+    it("retries a 503 with the request body sent again", async () => {
+      const r = await post("/upload/a", 10_000);
+      expect(r).to.deep.equal({ status: 200, body: "10000" });
+      expect(seen.filter((s) => s.path === "/upload/a")).to.deep.equal([
+        { path: "/upload/a", body: 10_000 },
+        { path: "/upload/a", body: 10_000 },
+      ]);
+    });
+
+    it("does not retry a request whose body is over 64 KiB", async () => {
+      const r = await post("/upload/b", 100_000);
+      expect(r.status).to.equal(503);
+      expect(seen.filter((s) => s.path === "/upload/b")).to.have.length(1);
+    });
+  });
+});
