@@ -13,7 +13,7 @@ import type { Interception, OriginalDst } from "./interception";
 import type { Logger } from "./log";
 import type { Direction, ProxyMetrics, TlsLabels } from "./metrics/metrics";
 import { pickEndpoint, type Endpoint, type Resolver } from "./route/resolver";
-import { forwardOpaque, type OpaqueEnv } from "./tcp/opaque";
+import { connectUpstream, forwardOpaque, forwardOpaqueVia, type OpaqueEnv } from "./tcp/opaque";
 import { negotiatedTransport, readTransportHeader } from "./tcp/transport";
 import { CLIENT_ID_HEADER, inboundIdentityDecision } from "./tls/inbound-policy";
 import { inboundTlsLabels, outboundTlsLabels, type TlsSeam } from "./tls/seam";
@@ -135,7 +135,7 @@ export class Listener {
     const endpoint = this.resolve(dst);
     if (dst !== undefined && env.config.opaquePorts.has(dst.port)) {
       if (this.refuseUnverified(socket, dst)) return;
-      void endpoint.then((ep) => forwardOpaque(socket, Buffer.alloc(0), ep, env.opaque));
+      void endpoint.then((ep) => this.opaque(socket, Buffer.alloc(0), ep, dst));
       tracked.drain = () => undefined;
       return;
     }
@@ -212,11 +212,30 @@ export class Listener {
       case "tls":
         if (env.direction === "inbound" && env.tls.inbound !== undefined)
           return this.terminate(t, d, ep, targetAddr);
-        return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+        return this.opaque(t.socket, d.initial, ep, t.dst);
       default:
         t.drain = () => undefined;
-        return forwardOpaque(t.socket, d.initial, ep, env.opaque);
+        return this.opaque(t.socket, d.initial, ep, t.dst);
     }
+  }
+
+  /** Opaque TCP: outbound through the resolver's L4 balancer when it has one, else to `ep`. */
+  private opaque(
+    socket: net.Socket,
+    initial: Buffer,
+    ep: Endpoint | ProxyError,
+    dst: OriginalDst | undefined,
+  ): void {
+    const env = this.env;
+    const balanced = env.resolver.connectOpaque;
+    if (env.direction !== "outbound" || !balanced || !dst || ep instanceof ProxyError)
+      return forwardOpaque(socket, initial, ep, env.opaque);
+    const target = { direction: env.direction, address: dst.address, port: dst.port };
+    forwardOpaqueVia(
+      socket,
+      initial,
+      balanced(target, (e) => connectUpstream(e, env.opaque)),
+    );
   }
 
   /** With a discovering resolver each request is resolved by its authority, else once per connection. */

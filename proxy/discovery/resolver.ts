@@ -2,11 +2,15 @@
  * Discovery behind the proxy's routing seam (proxy/route/resolver.ts). Outbound targets are
  * resolved through the destination service — by authority when it is a cluster name, else by
  * `ip:port` (a Service cluster IP resolves to its endpoints, a pod IP to the pod) — and
- * balanced with P2C over peak-EWMA: the chosen endpoint comes first in the returned set.
+ * balanced with P2C over peak-EWMA: the chosen endpoint comes first in the returned set; opaque
+ * connections are balanced by `connectOpaque` (L4 P2C with failover).
  * Names the destination does not know, and a control plane that has not answered yet, fall
  * back to the original destination.
  */
+import type * as net from "node:net";
 import type { ProxyConfig } from "../config";
+import { NoEndpointsError } from "../balance/errors";
+import { connectBalanced } from "../balance/l4";
 import { P2cBalancer, type BalancerOptions } from "../balance/p2c";
 import {
   defaultEndpoint,
@@ -81,6 +85,31 @@ export class DiscoveryResolver implements Resolver {
     }
   }
 
+  /**
+   * An opaque connection's upstream: P2C over the target's endpoints by connect latency × open
+   * connections; a failed connect backs its endpoint off and another is tried.
+   */
+  async connectOpaque(
+    target: Target,
+    connect: (endpoint: Endpoint) => Promise<net.Socket>,
+  ): Promise<net.Socket> {
+    const path = discoveryPath(target, this.options.clusterDomain ?? "cluster.local");
+    const handle = this.options.discovery.acquire(path);
+    try {
+      const r = handle.resolution;
+      if (!r.waitedOut && !(await r.waitForEndpoints(this.options.waitMs ?? 1000)))
+        r.waitedOut = true;
+      const state = r.endpoints;
+      if (state.kind === "pending" || (state.kind === "none" && !state.exists))
+        return await connect(defaultEndpoint(target));
+      if (state.kind === "none") throw new NoEndpointsError(path);
+      const b = this.synced(path, state);
+      return (await connectBalanced(b.balancer, (e) => connect(toSeamEndpoint(e)))).socket;
+    } finally {
+      handle.release();
+    }
+  }
+
   close(): void {
     clearInterval(this.sweeper);
     this.balanced.clear();
@@ -91,14 +120,20 @@ export class DiscoveryResolver implements Resolver {
       return { endpoints: [defaultEndpoint(target)] };
     }
     if (state.kind === "none") return { endpoints: [] };
+    const b = this.synced(path, state);
+    const first = b.balancer.pick();
+    const rest = [...state.endpoints.values()].filter((e) => e !== first?.endpoint);
+    return { endpoints: (first ? [first.endpoint, ...rest] : rest).map(toSeamEndpoint) };
+  }
+
+  /** The balancer of `path`, fed the resolution's current endpoints. */
+  private synced(path: string, state: Extract<EndpointState, { kind: "endpoints" }>): Balanced {
     const b = this.balancerFor(path);
     if (b.state !== state) {
       b.balancer.update(state.endpoints);
       b.state = state;
     }
-    const first = b.balancer.pick();
-    const rest = [...state.endpoints.values()].filter((e) => e !== first?.endpoint);
-    return { endpoints: (first ? [first.endpoint, ...rest] : rest).map(toSeamEndpoint) };
+    return b;
   }
 
   private balancerFor(path: string): Balanced {
@@ -113,7 +148,11 @@ export class DiscoveryResolver implements Resolver {
 
   private sweep(idleMs: number): void {
     const now = performance.now();
-    for (const [k, b] of this.balanced) if (now - b.lastUsed > idleMs) this.balanced.delete(k);
+    for (const [k, b] of this.balanced) {
+      // Open connections keep their balancer: its counts are what L4 P2C compares.
+      const busy = b.balancer.endpoints().some((s) => s.ewma.pending > 0);
+      if (!busy && now - b.lastUsed > idleMs) this.balanced.delete(k);
+    }
   }
 }
 

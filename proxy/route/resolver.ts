@@ -2,6 +2,7 @@
 // outbound traffic to its original destination and inbound traffic to the application on
 // loopback. Discovery and balancing replace the default without touching the listeners.
 
+import type { Socket } from "node:net";
 import type { H2Pool, StreamHandler } from "../http2/proxy";
 import type { Direction } from "../metrics/metrics";
 
@@ -39,6 +40,14 @@ export interface Resolver {
    * timeouts, retries, balancing per stream) instead of being resolved one by one.
    */
   readonly outboundH2?: H2Router;
+  /**
+   * When set, outbound opaque connections get their upstream from it: `connect` is tried on a
+   * balanced endpoint of `target` (L4 P2C), and on another when it fails.
+   */
+  readonly connectOpaque?: (
+    target: Target,
+    connect: (endpoint: Endpoint) => Promise<Socket>,
+  ) => Promise<Socket>;
 }
 
 /** Loopback of the family of the original destination. */

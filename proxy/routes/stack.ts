@@ -48,6 +48,7 @@ export function discoveryStack(
   return {
     resolver: {
       resolve: (target) => resolver.resolve(target),
+      connectOpaque: (target, connect) => resolver.connectOpaque(target, connect),
       outboundH2: (dst, pool) => h2.handler(dst, pool),
     },
     outboundHttp1: outboundHttpConnections(outbound),

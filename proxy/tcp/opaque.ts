@@ -26,6 +26,48 @@ export function forwardOpaque(
     client.destroy();
     return;
   }
+  joinOpaque(client, initial, openUpstream(endpoint, env).upstream);
+}
+
+/**
+ * Joins the client to an upstream that `connect` opens (e.g. through the L4 balancer, which
+ * moves to another endpoint when a connect fails); the client is closed when none connects.
+ */
+export function forwardOpaqueVia(
+  client: net.Socket,
+  initial: Buffer,
+  connect: Promise<net.Socket>,
+): void {
+  connect.then(
+    (upstream) => joinOpaque(client, initial, upstream),
+    () => client.destroy(),
+  );
+}
+
+/**
+ * Opens the upstream to `endpoint` (mTLS and the transport header when it is meshed), counted
+ * in tcp_*; resolves once the TCP connection is up, rejects when it fails or times out.
+ */
+export function connectUpstream(endpoint: Endpoint, env: OpaqueEnv): Promise<net.Socket> {
+  const { raw, upstream } = openUpstream(endpoint, env);
+  return new Promise((resolve, reject) => {
+    const onConnect = (): void => {
+      upstream.off("close", onClose);
+      resolve(upstream);
+    };
+    const onClose = (): void => {
+      raw.off("connect", onConnect);
+      reject(upstream.errored ?? raw.errored ?? new Error("upstream closed before connecting"));
+    };
+    raw.once("connect", onConnect);
+    upstream.once("close", onClose);
+  });
+}
+
+function openUpstream(
+  endpoint: Endpoint,
+  env: OpaqueEnv,
+): { raw: net.Socket; upstream: net.Socket } {
   const identity = env.tls.outbound.peerIdentity(endpoint);
   const plan = transportPlan(endpoint, identity);
   const raw = net.connect({ host: endpoint.address, port: plan?.port ?? endpoint.port });
@@ -49,6 +91,10 @@ export function forwardOpaque(
     tcp.closed(upstream.bytesRead, upstream.bytesWritten, errnoOf(failure)),
   );
   if (plan !== undefined) upstream.write(plan.preamble);
+  return { raw, upstream };
+}
+
+function joinOpaque(client: net.Socket, initial: Buffer, upstream: net.Socket): void {
   if (initial.length > 0) upstream.write(initial);
   const ended = client.readableEnded;
   tunnel(client, upstream);
