@@ -22,6 +22,7 @@ import {
   repoRoot,
   waitFor,
 } from "./lib/cluster";
+import { MTLS_SHARE_QUERY } from "../operator/mesh/prometheus";
 
 const DEMO_IMAGE = "docker.io/weft/demo:0.1.0";
 const TRUST_SUFFIX = "serviceaccount.identity.weft-system.cluster.local";
@@ -735,6 +736,65 @@ describe("the mesh's data plane on a real cluster (issues 5 and 6)", function ()
     const fromClient = lines.filter((l) => l.includes(`client_id="${want}"`));
     expect(fromClient, "inbound request_total lines with the client's identity").to.not.be.empty;
     expect(fromClient.join("\n")).to.include('tls="true"');
+  });
+
+  /** An instant query to the bundled Prometheus through the API server's service proxy. */
+  async function promQuery(
+    query: string,
+  ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const path = `/api/v1/namespaces/${CP_NS}/services/weft-prometheus:http/proxy/api/v1/query?query=${encodeURIComponent(query)}`;
+    const body = JSON.parse(await kubectlOk(["get", "--raw", path])) as {
+      data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
+    return body.data.result;
+  }
+
+  it("(h) Prometheus scrapes every meshed pod and kubectl get meshes shows the mTLS share from it", async function () {
+    this.timeout(180_000);
+    await warm("retry", "/work");
+    const sent = await waitFor(
+      "Prometheus to have the client's outbound request rates",
+      async () => {
+        await load({ url: url("retry", "/work"), count: 10, concurrency: 1, maxMs: 10_000 });
+        const r = await promQuery(
+          `sum by (tls) (rate(response_total{namespace="${ns}",pod="${clientPod}",direction="outbound"}[2m]))`,
+        );
+        return r.length > 0 && r.some((x) => Number(x.value[1]) > 0) ? r : undefined;
+      },
+      90_000,
+      3000,
+    );
+    console.log(
+      `      client's outbound responses/s by tls: ${sent.map((x) => `${x.metric.tls}=${Number(x.value[1]).toFixed(2)}`).join(" ")}`,
+    );
+    // Every service this client calls is meshed, so all of its requests went over mTLS.
+    expect(sent.map((x) => x.metric.tls)).to.deep.equal(["true"]);
+    const scraped = await promQuery(`count by (pod) (up{job="weft-proxy",namespace="${ns}"} == 1)`);
+    const scrapedPods = scraped.map((x) => x.metric.pod);
+    console.log(`      proxies of ${ns} that Prometheus scrapes: ${scrapedPods.length}`);
+    expect(scrapedPods).to.include(clientPod);
+    expect(scrapedPods, "the servers' proxies too").to.have.length.above(1);
+    expect(scrapedPods, "the unmeshed client has no proxy to scrape").to.not.include(plainPod);
+    const [column, overall] = await waitFor(
+      "the Mesh's MTLS column to show a share",
+      async () => {
+        const col = (
+          await kubectlOk(["get", "mesh", "weft", "-o", "jsonpath={.status.mtls}"])
+        ).trim();
+        if (!/^\d+%$/.test(col)) return undefined;
+        const r = await promQuery(MTLS_SHARE_QUERY);
+        return r.length ? ([col, Number(r[0].value[1])] as const) : undefined;
+      },
+      90_000,
+      3000,
+    );
+    console.log(
+      `      kubectl get meshes MTLS ${column}; Prometheus says ${(overall * 100).toFixed(1)}%`,
+    );
+    expect(
+      Math.abs(parseInt(column, 10) - overall * 100),
+      "column vs Prometheus, points",
+    ).to.be.at.most(5);
   });
 
   it("(e) keeps sending to known endpoints while the destination service is scaled to zero", async function () {

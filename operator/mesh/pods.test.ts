@@ -34,6 +34,7 @@ describe("pod counts", () => {
       pod("shop", false, { phase: "Pending" }),
       pod("kube-system", false),
       pod("weft-system", false),
+      pod("pepr-system", false),
       pod("legacy", false),
       pod("shop", false, { hostNetwork: true }),
     ];

@@ -2,7 +2,8 @@
 
 import type { V1Pod } from "@kubernetes/client-node";
 
-const ALWAYS_EXCLUDED = ["kube-system", "weft-system"];
+/** Never injected: the system, the control plane, and the operator's own (Pepr skips it). */
+const ALWAYS_EXCLUDED = ["kube-system", "weft-system", "pepr-system"];
 
 function running(p: V1Pod): boolean {
   return p.status?.phase === "Running" && !p.metadata?.deletionTimestamp;
