@@ -4,7 +4,7 @@ import { backoffDelay } from "./backoff";
 import { FailFastError } from "./errors";
 import { PeakEwma } from "./ewma";
 import { connectBalanced } from "./l4";
-import { P2cBalancer } from "./p2c";
+import { P2cBalancer, weightedLoad } from "./p2c";
 import { WeightedSplit } from "./split";
 
 /** A deterministic PRNG (mulberry32) so the simulations are repeatable. */
@@ -29,9 +29,14 @@ function simulate(
   durationMs: number,
   intervalMs: number,
   windowMs: number,
+  weights: Record<string, number> = {},
 ): Map<string, number>[] {
   let now = 0;
-  const b = new P2cBalancer<string>("sim", { now: () => now, random: rng(42) });
+  const b = new P2cBalancer<string>("sim", {
+    now: () => now,
+    random: rng(42),
+    weight: (k) => weights[k] ?? 10_000,
+  });
   b.update(keys.map((k) => [k, k]));
   const completions: { at: number; end: () => void }[] = [];
   const windows: Map<string, number>[] = [];
@@ -85,6 +90,23 @@ describe("P2C balancer", () => {
     const counts = keys.map((k) => windows[0].get(k) ?? 0);
     const mean = counts.reduce((x, y) => x + y, 0) / counts.length;
     for (const c of counts) expect(Math.abs(c - mean) / mean).to.be.lessThan(0.1);
+  });
+
+  it("divides load by weight: three times the weight takes about three times the requests", () => {
+    const windows = simulate(() => 10, ["heavy", "light"], 10_000, 1, 10_000, {
+      heavy: 30_000,
+      light: 10_000,
+    });
+    const heavy = windows[0].get("heavy") ?? 0;
+    const light = windows[0].get("light") ?? 0;
+    expect(heavy / (heavy + light)).to.be.within(0.68, 0.82);
+    expect(weightedLoad(120, 30_000) * 3).to.be.closeTo(weightedLoad(120, 10_000), 1e-12);
+    expect(weightedLoad(120, 0)).to.equal(120);
+  });
+
+  it("sends nothing to a weight-0 endpoint while others have capacity", () => {
+    const windows = simulate(() => 10, ["on", "off"], 2000, 1, 2000, { on: 10_000, off: 0 });
+    expect(windows[0].get("off") ?? 0).to.equal(0);
   });
 
   it("handles endpoints vanishing and appearing while requests are in flight", () => {

@@ -7,19 +7,32 @@ import { CONNECT_BACKOFF, EndpointBackoff, type BackoffConfig } from "./backoff"
 import { FailFastError } from "./errors";
 import { DEFAULT_PEAK_EWMA, PeakEwma, type PeakEwmaConfig } from "./ewma";
 
-export interface BalancerOptions {
+export interface BalancerOptions<E = never> {
   ewma?: PeakEwmaConfig;
   backoff?: BackoffConfig;
   /** How long a request waits for a ready endpoint before failing fast, ms (3000 outbound). */
   failfastMs?: number;
   random?: () => number;
   now?: () => number;
+  /** An endpoint's weight (the destination's, 10000 by default); its load is divided by it. */
+  weight?: (endpoint: E) => number;
+}
+
+/**
+ * The load P2C compares: the estimate divided by the endpoint's weight (as linkerd2-proxy
+ * does), so an endpoint of twice the weight takes about twice the requests. A weight of 0 or
+ * less counts as 1, the least.
+ */
+export function weightedLoad(load: number, weight: number): number {
+  return load / Math.max(1, weight);
 }
 
 export class Slot<E> {
   readonly ewma: PeakEwma;
   readonly backoff: EndpointBackoff;
   removed = false;
+  /** Relative weight; only the ratio between endpoints matters. */
+  weight = 1;
 
   constructor(
     readonly key: string,
@@ -56,7 +69,7 @@ export class P2cBalancer<E> {
 
   constructor(
     readonly name: string,
-    private readonly options: BalancerOptions = {},
+    private readonly options: BalancerOptions<E> = {},
   ) {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? (() => performance.now());
@@ -79,23 +92,29 @@ export class P2cBalancer<E> {
     for (const [key, endpoint] of endpoints) {
       if (seen.has(key)) continue;
       seen.add(key);
-      let slot = this.byKey.get(key);
-      if (slot) slot.endpoint = endpoint;
-      else
-        slot = new Slot(
-          key,
-          endpoint,
-          now,
-          this.options.ewma ?? DEFAULT_PEAK_EWMA,
-          this.options.backoff ?? CONNECT_BACKOFF,
-        );
-      next.push(slot);
+      next.push(this.slotFor(key, endpoint, now));
     }
     for (const [key, slot] of this.byKey) if (!seen.has(key)) slot.removed = true;
     this.byKey.clear();
     for (const s of next) this.byKey.set(s.key, s);
     this.slots = next;
     this.wake();
+  }
+
+  /** The slot of `key` (kept across updates, or new) holding `endpoint` and its weight. */
+  private slotFor(key: string, endpoint: E, now: number): Slot<E> {
+    let slot = this.byKey.get(key);
+    if (slot) slot.endpoint = endpoint;
+    else
+      slot = new Slot(
+        key,
+        endpoint,
+        now,
+        this.options.ewma ?? DEFAULT_PEAK_EWMA,
+        this.options.backoff ?? CONNECT_BACKOFF,
+      );
+    slot.weight = this.options.weight?.(endpoint) ?? 1;
+    return slot;
   }
 
   /** P2C among ready endpoints; undefined when none is ready. */
@@ -108,7 +127,9 @@ export class P2cBalancer<E> {
     if (j >= i) j++;
     const a = ready[i];
     const b = ready[j];
-    return a.ewma.load(now) <= b.ewma.load(now) ? a : b;
+    return weightedLoad(a.ewma.load(now), a.weight) <= weightedLoad(b.ewma.load(now), b.weight)
+      ? a
+      : b;
   }
 
   /** A ready endpoint, waiting up to the failfast timeout for one. */

@@ -27,7 +27,7 @@ export interface DiscoveryResolverOptions {
   clusterDomain?: string;
   /** How long a first lookup waits for the destination service before falling back, ms. */
   waitMs?: number;
-  balancer?: BalancerOptions;
+  balancer?: BalancerOptions<DiscoveredEndpoint>;
   /** Balancers unused this long are dropped, ms (5 s outbound). */
   idleMs?: number;
 }
@@ -139,7 +139,8 @@ export class DiscoveryResolver implements Resolver {
   private balancerFor(path: string): Balanced {
     let b = this.balanced.get(path);
     if (!b) {
-      b = { balancer: new P2cBalancer(path, this.options.balancer), state: undefined, lastUsed: 0 };
+      const options = { ...this.options.balancer, weight: (e: DiscoveredEndpoint) => e.weight };
+      b = { balancer: new P2cBalancer(path, options), state: undefined, lastUsed: 0 };
       this.balanced.set(path, b);
     }
     b.lastUsed = performance.now();

@@ -55,16 +55,21 @@ export function originalDstEndpoint(dst: OriginalDst): DiscoveredEndpoint {
   };
 }
 
+/** The destination's weight of an endpoint (10000 by default). */
+export function endpointWeight(e: DiscoveredEndpoint): number {
+  return e.weight;
+}
+
 /** One concrete backend: a resolution and the balancer fed from it. */
 export class Backend {
   readonly balancer: P2cBalancer<DiscoveredEndpoint>;
 
   constructor(
     readonly handle: ResolutionHandle,
-    options: BalancerOptions,
+    options: BalancerOptions<DiscoveredEndpoint>,
     private readonly fallback: DiscoveredEndpoint | undefined,
   ) {
-    this.balancer = new P2cBalancer(handle.resolution.path, options);
+    this.balancer = new P2cBalancer(handle.resolution.path, { ...options, weight: endpointWeight });
     this.sync(handle.resolution.endpoints);
     handle.resolution.on("endpoints", (s: EndpointState) => this.sync(s));
   }
@@ -184,7 +189,7 @@ export class LogicalService {
 export interface LogicalServicesOptions {
   discovery: Discovery;
   metrics: RouteMetricFamilies;
-  balancer?: BalancerOptions;
+  balancer?: BalancerOptions<DiscoveredEndpoint>;
   /** Cluster DNS suffix: authorities under `.svc.<domain>` are discovered by name. */
   clusterDomain?: string;
   /** How long a request to a new destination waits for its profile before using the default route. */
