@@ -13,6 +13,7 @@ import { Requeue } from "../mesh/backoff";
 import { KubeMeshIO } from "../mesh/io";
 import * as names from "../mesh/names";
 import { reconcileMesh, type ReconcileResult } from "../mesh/reconciler";
+import { cached } from "./cache";
 import { emitPodEvent } from "./events";
 import { mutatePod } from "./injector";
 import { MeshKind, ServiceProfileKind } from "./kinds";
@@ -26,21 +27,6 @@ export const Weft = new Capability({
 });
 
 const { When } = Weft;
-
-/** A value cached for `ttlMs(value)`, refreshed on demand. */
-function cached<T>(ttlMs: number | ((v: T) => number), load: () => Promise<T>): () => Promise<T> {
-  let value: { at: number; v: Promise<T>; ttl: number } | undefined;
-  const ttlOf = (v: T): number => (typeof ttlMs === "number" ? ttlMs : ttlMs(v));
-  return () => {
-    if (!value || Date.now() - value.at > value.ttl) {
-      const v = load();
-      const entry = { at: Date.now(), v, ttl: Number.POSITIVE_INFINITY };
-      value = entry;
-      v.then((resolved) => (entry.ttl = ttlOf(resolved))).catch(() => (value = undefined));
-    }
-    return value.v;
-  };
-}
 
 async function currentMesh(): Promise<Mesh | undefined> {
   const list = await K8s(MeshKind).Get();
@@ -59,7 +45,7 @@ const nativeSidecars = cached(3600_000, async () => {
   }
 });
 
-/** Cached 2 s; not at all while the Mesh has no trust anchors yet (it is coming up). */
+/** Refreshed every 2 s off the request path; not cached while the Mesh has no trust anchors yet. */
 const injectContext = cached<InjectContext>(
   (c) => (c.trustAnchorsPem ? 2000 : 0),
   async () => {
