@@ -11,7 +11,8 @@ MESH_TIMEOUT="${MESH_TIMEOUT:-180s}"
 DEMO_TIMEOUT="${DEMO_TIMEOUT:-300s}"
 
 n=0
-step() { n=$((n + 1)); printf '\n\033[1m[up %d/7] %s\033[0m\n' "$n" "$*" >&2; }
+STEPS="$(grep -c '^step "' "$0")"
+step() { n=$((n + 1)); printf '\n\033[1m[up %d/%d] %s\033[0m\n' "$n" "$STEPS" "$*" >&2; }
 fail() { printf '\033[31m[up] step %d failed: %s\033[0m\n' "$n" "$*" >&2; exit 1; }
 
 # Uses KUBECONFIG / ~/.kube/config when it reaches a cluster; else the local one in .cluster/.
