@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make bench: the proxy benchmark (bench/proxy), the destination benchmark (bench/destination),
-# then the injector's admission latency on the cluster (bench/admission; skipped with a message
-# when no cluster answers). BENCH_ONLY=proxy|destination|admission runs one. Installs its peers
+# make bench: the proxy benchmark (bench/proxy), mTLS on a meshed hop against HAProxy with TLS
+# (bench/mtls), the destination benchmark (bench/destination), then the injector's admission
+# latency on the cluster (bench/admission; skipped with a message when no cluster answers).
+# BENCH_ONLY=proxy|mtls|destination|admission runs one. Installs its peers
 # and load generators when missing (Debian's haproxy, nginx, wrk, h2load; vegeta from the Go
 # module proxy into dist/), builds the SEA binary when missing, then prints the comparison. Every
 # load is bounded in time (BENCH_SECONDS, default 8) and stays on 127.0.0.1.
@@ -44,8 +45,11 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 case "${BENCH_ONLY:-all}" in
   proxy) exec node --require tsx/cjs bench/proxy/bench.ts "$@" ;;
   destination) exec bash bench/destination/run.sh "$@" ;;
+  mtls) exec node --require tsx/cjs bench/mtls/bench.ts "$@" ;;
 esac
 node --require tsx/cjs bench/proxy/bench.ts "$@"
+echo
+node --require tsx/cjs bench/mtls/bench.ts
 echo
 bash bench/destination/run.sh
 echo
