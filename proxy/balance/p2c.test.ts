@@ -4,7 +4,7 @@ import { backoffDelay } from "./backoff";
 import { FailFastError } from "./errors";
 import { PeakEwma } from "./ewma";
 import { connectBalanced } from "./l4";
-import { P2cBalancer, weightedLoad } from "./p2c";
+import { failfastWait, P2cBalancer, weightedLoad } from "./p2c";
 import { WeightedSplit } from "./split";
 
 /** A deterministic PRNG (mulberry32) so the simulations are repeatable. */
@@ -161,6 +161,20 @@ describe("P2C balancer", () => {
     const waiting = b2.acquire();
     setTimeout(() => b2.update([["a", "a"]]), 10);
     expect((await waiting).key).to.equal("a");
+  });
+
+  it("counts the failfast timeout from when the request arrived", async () => {
+    expect(failfastWait(3000, 0, 1000)).to.equal(2000);
+    expect(failfastWait(3000, 0, 5000)).to.equal(0);
+    expect(failfastWait(3000, 100, 50)).to.equal(3000);
+    const b = new P2cBalancer<string>("x", { failfastMs: 1000 });
+    const t0 = performance.now();
+    const err = await b.acquire(performance.now() - 900).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(FailFastError);
+    expect(performance.now() - t0).to.be.lessThan(600);
   });
 
   it("skips endpoints in connect backoff and retries them after it", async () => {

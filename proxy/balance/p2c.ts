@@ -27,6 +27,11 @@ export function weightedLoad(load: number, weight: number): number {
   return load / Math.max(1, weight);
 }
 
+/** How much longer a request that arrived at `since` may wait for a ready endpoint, ms. */
+export function failfastWait(failfastMs: number, since: number, now: number): number {
+  return Math.max(0, failfastMs - Math.max(0, now - since));
+}
+
 export class Slot<E> {
   readonly ewma: PeakEwma;
   readonly backoff: EndpointBackoff;
@@ -132,10 +137,15 @@ export class P2cBalancer<E> {
       : b;
   }
 
-  /** A ready endpoint, waiting up to the failfast timeout for one. */
-  acquire(): Promise<Slot<E>> {
+  /**
+   * A ready endpoint, waiting for one up to the failfast timeout counted from `since` (when the
+   * request arrived, in this balancer's clock; default now), so time a request already spent
+   * waiting for discovery counts too.
+   */
+  acquire(since?: number): Promise<Slot<E>> {
     const slot = this.pick();
     if (slot) return Promise.resolve(slot);
+    const wait = failfastWait(this.failfastMs, since ?? this.now(), this.now());
     return new Promise((resolve, reject) => {
       const waiter: Waiter<E> = {
         resolve,
@@ -143,7 +153,7 @@ export class P2cBalancer<E> {
         timer: setTimeout(() => {
           this.waiters.delete(waiter);
           reject(new FailFastError(this.name, this.failfastMs));
-        }, this.failfastMs),
+        }, wait),
       };
       this.waiters.add(waiter);
       this.scheduleWake();

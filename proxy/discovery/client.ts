@@ -22,7 +22,7 @@ export interface DiscoveryOptions {
   client?: DestinationClient;
   /**
    * How long the channel may stay CONNECTING before it is replaced by a new one, milliseconds
-   * (10 000). A SYN sent while the destination Service had no endpoints can be dropped by a
+   * (3000). A SYN sent while the destination Service had no endpoints can be dropped by a
    * stale conntrack entry, and the kernel then retransmits it on the same socket for minutes.
    */
   connectTimeoutMs?: number;
@@ -31,6 +31,27 @@ export interface DiscoveryOptions {
 }
 
 export const DISCOVERY_BACKOFF: BackoffConfig = { minMs: 100, maxMs: 10_000, jitter: 0.5 };
+
+/**
+ * The destination channel: it reconnects at most 1 s apart (grpc-js would back off to 2 min,
+ * and with 10 s a lookup after an outage waited up to 10 s for the next attempt, then for its
+ * own stream's backoff); keepalive pings close a connection whose peer vanished without a
+ * FIN or RST, which no stream on it would otherwise notice.
+ */
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 1000,
+  "grpc.keepalive_time_ms": 10_000,
+  "grpc.keepalive_timeout_ms": 5000,
+};
+
+/**
+ * Calls wait for the channel instead of failing while it reconnects: a lookup made during an
+ * outage starts the moment the destination is back, rather than after its stream's backoff.
+ */
+function waitForReady(): grpc.Metadata {
+  return new grpc.Metadata({ waitForReady: true });
+}
 
 /** One server stream that reopens itself with backoff until closed. */
 class ReconnectingStream<T> {
@@ -104,13 +125,13 @@ export class Resolution extends EventEmitter {
     const current = typeof client === "function" ? client : (): DestinationClient => client;
     this.streams.push(
       new ReconnectingStream<Update>(
-        () => current().get(req),
+        () => current().get(req, waitForReady()),
         (u, first) => this.onUpdate(u, first),
         () => this.setConnected(false),
         backoff,
       ),
       new ReconnectingStream<DestinationProfile>(
-        () => current().getProfile(req),
+        () => current().getProfile(req, waitForReady()),
         (p) => this.onProfile(p),
         () => undefined,
         backoff,
@@ -193,7 +214,7 @@ export class Discovery {
     this.idleMs = options.idleMs ?? 5000;
     this.backoff = options.backoff ?? DISCOVERY_BACKOFF;
     if (!options.client) {
-      const timeout = options.connectTimeoutMs ?? 10_000;
+      const timeout = options.connectTimeoutMs ?? 3000;
       this.watchdog = setInterval(() => this.checkConnecting(timeout), Math.min(1000, timeout / 4));
       this.watchdog.unref();
     }
@@ -201,10 +222,11 @@ export class Discovery {
 
   private newClient(): DestinationClient {
     if (this.options.makeClient) return this.options.makeClient();
-    return new DestinationClient(this.options.address, grpc.credentials.createInsecure(), {
-      "grpc.initial_reconnect_backoff_ms": 100,
-      "grpc.max_reconnect_backoff_ms": 10_000,
-    });
+    return new DestinationClient(
+      this.options.address,
+      grpc.credentials.createInsecure(),
+      CHANNEL_OPTIONS,
+    );
   }
 
   /** Replaces a channel stuck CONNECTING: streams reopen on a new channel (a new socket). */

@@ -126,7 +126,7 @@ export class OutboundH2 {
       metrics: svc.scope(route.name),
       // A client that went away is not retried for; a body still streaming cannot be replayed.
       replayable: () => req.body.complete && !stream.closed,
-      send: (signal) => this.attempt(svc, req, pool, signal),
+      send: (signal) => this.attempt(svc, req, pool, signal, started),
     });
     this.record(authority, dst, req, routed, started);
     if (routed.kind === "error") return this.fail(req, routed.error);
@@ -174,10 +174,11 @@ export class OutboundH2 {
     req: H2Request,
     pool: H2Pool,
     signal: AbortSignal,
+    startedAt: number,
   ): Promise<H2Attempt> {
     const backend = svc.pickBackend();
     for (let i = 1; ; i++) {
-      const slot = await backend.balancer.acquire();
+      const slot = await backend.balancer.acquire(startedAt);
       let session: http2.ClientHttp2Session;
       try {
         session = (await pool.ready(slot.endpoint)).session;

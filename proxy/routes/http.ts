@@ -129,7 +129,7 @@ export class OutboundHttp {
       budget: svc.budget,
       metrics: svc.scope(route.name),
       replayable: () => body.replayable,
-      send: (signal) => this.attempt(svc, req, body, signal),
+      send: (signal) => this.attempt(svc, req, body, signal, startedAt),
     });
     this.record(req.headers.host ?? "", dst, routed, startedAt);
     if (routed.kind === "error") return this.writeError(res, routed.error);
@@ -221,10 +221,11 @@ export class OutboundHttp {
     req: http.IncomingMessage,
     body: CapturedBody,
     signal: AbortSignal,
+    startedAt: number,
   ): Promise<HttpAttempt> {
     const backend = svc.pickBackend();
     for (let i = 1; ; i++) {
-      const slot = await backend.balancer.acquire();
+      const slot = await backend.balancer.acquire(startedAt);
       try {
         return await this.send(backend, slot, req, body, signal);
       } catch (err) {
