@@ -40,6 +40,7 @@ const SERVICE = {
   flaky: unaryMethod("/weft.test.Shop/Flaky"),
   slow: unaryMethod("/weft.test.Shop/Slow"),
   who: unaryMethod("/weft.test.Shop/Who"),
+  chat: { ...unaryMethod("/weft.test.Shop/Chat"), requestStream: true, responseStream: true },
 };
 const ShopClient = grpc.makeGenericClientConstructor(SERVICE, "Shop");
 type Client = InstanceType<typeof ShopClient> & Record<string, CallableFunction>;
@@ -63,7 +64,11 @@ async function grpcBackend(id: string): Promise<GrpcBackend> {
   };
   const slow: Unary = (_call, cb) => setTimeout(() => cb(null, Buffer.from(id)), 1000);
   const who: Unary = (_call, cb) => cb(null, Buffer.from(id));
-  server.addService(SERVICE, { flaky, slow, who });
+  const chat = (call: grpc.ServerDuplexStream<Buffer, Buffer>): void => {
+    call.on("data", (d: Buffer) => call.write(Buffer.concat([Buffer.from(`${id}:`), d])));
+    call.on("end", () => call.end());
+  };
+  server.addService(SERVICE, { flaky, slow, who, chat });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),
@@ -204,6 +209,14 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
     expect(results.map((r) => r.code)).to.deep.equal(Array(10).fill(0));
     expect(results.map((r) => r.reply)).to.deep.equal(results.map((_, i) => `rty0:m${i}`));
     expect(b.flakyCalls).to.equal(20);
+    // request_total/response_total count each call once, by endpoint, with its grpc-status.
+    const authority = "rty.shop.svc.cluster.local";
+    expect(
+      await metricValue(proxy, "request_total", { direction: "outbound", authority }),
+    ).to.equal(10);
+    expect(await metricValue(proxy, "response_total", { authority, grpc_status: "0" })).to.equal(
+      10,
+    );
     const labels = { rt_route: "flaky", dst: "rty.shop.svc.cluster.local:80" };
     expect(await metricValue(proxy, "route_request_total", labels)).to.equal(10);
     expect(await metricValue(proxy, "route_actual_request_total", labels)).to.equal(20);
@@ -224,6 +237,65 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
         dst_service: "rty",
       }),
     ).to.equal(10);
+  });
+
+  it("streams a bidirectional call message by message on a retryable route", async () => {
+    await backends("bidi", 1);
+    profile(feed, "bidi", {
+      routes: [{ name: "all", condition: { pathRegex: "/.*" }, isRetryable: true }],
+    });
+    await settle();
+    const chat = (client("bidi").chat as () => grpc.ClientDuplexStream<Buffer, Buffer>)();
+    const replies: string[] = [];
+    // Each message is sent only after the previous reply: the proxy must not wait for the end.
+    await new Promise<void>((resolve, reject) => {
+      chat.on("data", (d: Buffer) => {
+        replies.push(String(d));
+        if (replies.length < 3) chat.write(Buffer.from(`m${replies.length}`));
+        else chat.end();
+      });
+      chat.on("error", reject);
+      chat.on("status", () => resolve());
+      chat.write(Buffer.from("m0"));
+    });
+    expect(replies).to.deep.equal(["bidi0:m0", "bidi0:m1", "bidi0:m2"]);
+  });
+
+  it("retries a grpc-status in trailers that follow the response head", async () => {
+    let calls = 0;
+    const server = http2.createServer();
+    server.on("stream", (stream) => {
+      stream.resume();
+      stream.on("end", () => {
+        const ok = ++calls % 2 === 0;
+        stream.respond(
+          { ":status": 200, "content-type": "application/grpc" },
+          { waitForTrailers: true },
+        );
+        stream.on("wantTrailers", () =>
+          stream.sendTrailers({ "grpc-status": ok ? "0" : "14", "grpc-message": "" }),
+        );
+        if (!ok) return void stream.end();
+        const msg = Buffer.from("late");
+        const frame = Buffer.alloc(5 + msg.length);
+        frame.writeUInt32BE(msg.length, 1);
+        msg.copy(frame, 5);
+        stream.end(frame);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      publish(feed, "late", [(server.address() as { port: number }).port]);
+      profile(feed, "late", {
+        routes: [{ name: "all", condition: { pathRegex: "/.*" }, isRetryable: true }],
+      });
+      await settle();
+      const r = await call(client("late"), "who");
+      expect(r).to.deep.include({ code: 0, reply: "late" });
+      expect(calls).to.equal(2);
+    } finally {
+      server.close();
+    }
   });
 
   it("does not retry a route that is not retryable, and classifies its grpc-status as a failure", async () => {
@@ -294,6 +366,8 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
       seen = [];
       server = http2.createServer();
       server.on("stream", (stream, headers) => {
+        // Never answered: for the route timeout.
+        if (headers[":path"] === "/hang") return stream.resume();
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
@@ -344,6 +418,21 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
         { path: "/upload/a", body: 10_000 },
         { path: "/upload/a", body: 10_000 },
       ]);
+    });
+
+    it("answers 504 with l5d-proxy-error at a route's timeout", async () => {
+      profile(feed, "h2", {
+        routes: [
+          { name: "upload", condition: { pathRegex: "/upload/.*" }, isRetryable: true },
+          { name: "hang", condition: { pathRegex: "/hang" }, timeout: "150ms" },
+        ],
+      });
+      await settle();
+      const t0 = performance.now();
+      const r = await post("/hang", 0);
+      expect(r.status).to.equal(504);
+      expect(r.body).to.match(/timed out after 150 ms/);
+      expect(performance.now() - t0).to.be.lessThan(1500);
     });
 
     it("does not retry a request whose body is over 64 KiB", async () => {

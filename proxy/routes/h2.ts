@@ -200,6 +200,7 @@ export class OutboundH2 {
     signal: AbortSignal,
   ): Promise<H2Attempt> {
     if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (req.stream.closed) return Promise.reject(new Error("the client closed the stream"));
     let up: http2.ClientHttp2Stream;
     try {
       up = session.request(forwardHeaders(req.headers), { endStream: req.body.empty });
