@@ -166,18 +166,8 @@ class StreamForward {
     this.responded = true;
     this.status = Number(h[":status"] ?? 0);
     this.responseHeaders = h;
-    const endStream = (flags & END_STREAM) !== 0;
-    if (
-      !guard(this.stream, () =>
-        this.stream.respond(forwardHeaders(h), { endStream, waitForTrailers: !endStream }),
-      )
-    )
-      return;
-    if (endStream) return;
-    this.stream.on("wantTrailers", () =>
-      guard(this.stream, () => this.stream.sendTrailers(forwardHeaders(this.trailers ?? {}))),
-    );
-    (this.upstream as http2.ClientHttp2Stream).pipe(this.stream);
+    const up = this.upstream as http2.ClientHttp2Stream;
+    sendResponse(this.stream, up, h, (flags & END_STREAM) !== 0, () => this.trailers);
   }
 
   private onUpstreamClose(pooled: PooledSession): void {
@@ -244,13 +234,20 @@ export function relayResponse(
     const code = up.rstCode ?? NGHTTP2_NO_ERROR;
     if (code !== NGHTTP2_NO_ERROR && !down.closed) down.close(code);
   });
-  if (
-    !guard(down, () =>
-      down.respond(forwardHeaders(head), { endStream, waitForTrailers: !endStream }),
-    )
-  )
-    return;
-  if (endStream) return;
+  sendResponse(down, up, head, endStream, trailers);
+}
+
+/** The response head (END_STREAM kept), then the body with flow control, then the trailers. */
+function sendResponse(
+  down: http2.ServerHttp2Stream,
+  up: http2.ClientHttp2Stream,
+  head: http2.IncomingHttpHeaders,
+  endStream: boolean,
+  trailers: () => http2.IncomingHttpHeaders | undefined,
+): void {
+  const respond = (): void =>
+    down.respond(forwardHeaders(head), { endStream, waitForTrailers: !endStream });
+  if (!guard(down, respond) || endStream) return;
   down.on("wantTrailers", () =>
     guard(down, () => down.sendTrailers(forwardHeaders(trailers() ?? {}))),
   );
