@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { EventEmitter } from "node:events";
+import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { DestinationClient } from "../../api/gen/destination";
 import { event, podObject, serviceObject, sliceObject } from "../../operator/destination/fixtures";
@@ -172,5 +173,72 @@ describe("discovery client (loopback destination server)", function () {
     expect(made).to.have.length(2);
     expect(stuck.closed()).to.equal(true);
     h.release();
+  });
+});
+
+/**
+ * A TCP relay to `port` that can go silent: the connections it carries then pass nothing, in
+ * either direction, and are never closed (a peer that vanished without FIN or RST); connections
+ * made afterwards are relayed normally.
+ */
+async function silentRelay(
+  port: number,
+): Promise<{ port: number; silence(): void; close(): void }> {
+  let epoch = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const mine = epoch;
+    const up = net.connect(port, "127.0.0.1");
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on("error", () => undefined);
+    }
+    down.on("data", (d) => mine === epoch && up.write(d));
+    up.on("data", (d) => mine === epoch && down.write(d));
+    down.on("close", () => up.destroy());
+    up.on("close", () => down.destroy());
+  });
+  const relayPort = await new Promise<number>((r) =>
+    server.listen(0, "127.0.0.1", () => r((server.address() as net.AddressInfo).port)),
+  );
+  return {
+    port: relayPort,
+    silence: () => void epoch++,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("discovery client: a destination connection that goes silent", function () {
+  this.timeout(30_000);
+
+  it("is closed by keepalive, and a new lookup then resolves on a new connection", async () => {
+    const dest = await startDestination(
+      { ...DEFAULT_OPTIONS, addr: "127.0.0.1:0" },
+      feedWith(["10.0.0.1"]),
+    );
+    const relay = await silentRelay(dest.port);
+    const discovery = new Discovery({
+      address: `127.0.0.1:${relay.port}`,
+      contextToken: "",
+      channelOptions: { "grpc.keepalive_time_ms": 500, "grpc.keepalive_timeout_ms": 500 },
+    });
+    try {
+      const known = discovery.acquire(PATH);
+      expect(await known.resolution.waitForEndpoints(3000)).to.equal(true);
+      relay.silence();
+      // Another service, never looked up: its streams start on the silent connection.
+      const fresh = discovery.acquire("other.shop.svc.cluster.local:80");
+      expect(await fresh.resolution.waitForEndpoints(10_000)).to.equal(true);
+      expect(fresh.resolution.endpoints.kind).to.equal("none");
+      known.release();
+      fresh.release();
+    } finally {
+      discovery.close();
+      relay.close();
+      await dest.stop();
+    }
   });
 });

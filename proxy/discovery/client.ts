@@ -28,6 +28,8 @@ export interface DiscoveryOptions {
   connectTimeoutMs?: number;
   /** Makes the destination client (tests); the default dials `address`. */
   makeClient?: () => DestinationClient;
+  /** Overrides of CHANNEL_OPTIONS (tests: shorter keepalive). */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 export const DISCOVERY_BACKOFF: BackoffConfig = { minMs: 100, maxMs: 10_000, jitter: 0.5 };
@@ -222,11 +224,10 @@ export class Discovery {
 
   private newClient(): DestinationClient {
     if (this.options.makeClient) return this.options.makeClient();
-    return new DestinationClient(
-      this.options.address,
-      grpc.credentials.createInsecure(),
-      CHANNEL_OPTIONS,
-    );
+    return new DestinationClient(this.options.address, grpc.credentials.createInsecure(), {
+      ...CHANNEL_OPTIONS,
+      ...this.options.channelOptions,
+    });
   }
 
   /** Replaces a channel stuck CONNECTING: streams reopen on a new channel (a new socket). */
