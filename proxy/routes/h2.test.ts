@@ -315,6 +315,22 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
     ).to.equal(1);
   });
 
+  it("counts a retry the budget does not allow as skipped=no_budget", async () => {
+    const [b] = await backends("nob", 1);
+    profile(feed, "nob", {
+      routes: [{ name: "flaky", condition: { pathRegex: "/.*" }, isRetryable: true }],
+      retryBudget: { retryRatio: 0, minRetriesPerSecond: 0, ttl: "10s" },
+    });
+    await settle();
+    const r = await call(client("nob"), "flaky");
+    expect(r.code).to.equal(grpc.status.UNAVAILABLE);
+    expect(b.flakyCalls).to.equal(1);
+    const labels = { rt_route: "flaky", dst: "nob.shop.svc.cluster.local:80" };
+    expect(
+      await metricValue(proxy, "route_retryable_total", { ...labels, skipped: "no_budget" }),
+    ).to.equal(1);
+  });
+
   it("answers DEADLINE_EXCEEDED with l5d-proxy-error at a route's timeout", async () => {
     await backends("tmo", 1);
     profile(feed, "tmo", {
