@@ -21,6 +21,7 @@ import {
   type Routed,
 } from "./execute";
 import type { Backend, LogicalService, LogicalServices, OriginalDst } from "./logical";
+import type { RequestHead } from "./profile";
 import { ReplayBody } from "./replay";
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
@@ -64,6 +65,14 @@ function grpcStatus(
   if (!req.grpc) return undefined;
   const s = grpcStatusOf(...sources);
   return s < 0 ? undefined : s;
+}
+
+/** What a route is matched on: the method and the path without its query. */
+function requestHead(headers: http2.IncomingHttpHeaders): RequestHead {
+  return {
+    method: String(headers[":method"] ?? "GET"),
+    path: String(headers[":path"] ?? "/").split("?")[0],
+  };
 }
 
 /** Resolves once the upstream's first body frame, trailers or end arrived (the frame stays unread). */
@@ -114,11 +123,7 @@ export class OutboundH2 {
     };
     const authority = String(headers[":authority"] ?? headers.host ?? "");
     const svc = this.options.services.get(authority || undefined, dst);
-    const head = {
-      method: String(headers[":method"] ?? "GET"),
-      path: String(headers[":path"] ?? "/").split("?")[0],
-    };
-    const route = await svc.route(head, this.options.services.profileTimeoutMs);
+    const route = await svc.route(requestHead(headers), this.options.services.profileTimeoutMs);
     req.peek = req.grpc && route.isRetryable;
     const routed = await routeRequest<H2Attempt>({
       route,
