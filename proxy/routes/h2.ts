@@ -136,6 +136,7 @@ export class OutboundH2 {
     this.record(authority, dst, req, routed, started);
     if (routed.kind === "error") return this.fail(req, routed.error);
     const a = routed.response;
+    req.body.settle();
     if (stream.closed || stream.destroyed) return a.discard();
     relayResponse(stream, a.upstream, a.head, a.endStream, () => a.trailers());
   }

@@ -47,6 +47,20 @@ describe("replay body", () => {
     expect(body.intact).to.equal(false);
   });
 
+  it("lets go of what it kept once settled, and keeps streaming", async () => {
+    const src = new PassThrough();
+    const body = new ReplayBody(src, false);
+    const out = new PassThrough();
+    const all = collect(out);
+    body.attach(out);
+    src.write("abc");
+    await new Promise((r) => setImmediate(r));
+    body.settle();
+    src.end("def");
+    expect(await all).to.equal("abcdef");
+    expect([body.complete, body.intact]).to.deep.equal([false, false]);
+  });
+
   it("a request without a body is complete and empty from the start", () => {
     const body = new ReplayBody(new PassThrough(), true);
     expect([body.complete, body.empty]).to.deep.equal([true, true]);

@@ -60,6 +60,12 @@ export class ReplayBody {
     if (!this.ended) this.source.pause();
   }
 
+  /** No attempt will follow (a response is being forwarded): what was kept is let go. */
+  settle(): void {
+    this.overflowed = true;
+    this.chunks = [];
+  }
+
   private onData(chunk: Buffer): void {
     if (!this.overflowed) {
       this.size += chunk.length;
