@@ -105,6 +105,13 @@ class ReconnectingStream<T> {
   }
 }
 
+/** True once `p` settles, false after `ms` if it has not. */
+function withTimeout(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([p.then(() => true), timeout]).finally(() => clearTimeout(timer));
+}
+
 export class Resolution extends EventEmitter {
   endpoints: EndpointState = PENDING;
   profile: DestinationProfile | undefined;
@@ -115,6 +122,7 @@ export class Resolution extends EventEmitter {
   refs = 0;
   idleTimer: NodeJS.Timeout | undefined;
   private readonly streams: { close(): void; reopen(): void }[] = [];
+  private readonly firsts = new Map<string, Promise<void>>();
 
   constructor(
     readonly path: string,
@@ -144,32 +152,24 @@ export class Resolution extends EventEmitter {
   /** Resolves once endpoints are known (or `timeoutMs` passed); true when known. */
   waitForEndpoints(timeoutMs: number): Promise<boolean> {
     if (this.endpoints.kind !== "pending") return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (known: boolean): void => {
-        clearTimeout(timer);
-        this.off("endpoints", onUpdate);
-        resolve(known);
-      };
-      const onUpdate = (): void => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.on("endpoints", onUpdate);
-    });
+    return withTimeout(this.first("endpoints"), timeoutMs);
   }
 
   /** Resolves once a profile is known (or `timeoutMs` passed); true when known. */
   waitForProfile(timeoutMs: number): Promise<boolean> {
     if (this.profile) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const onProfile = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        this.off("profile", onProfile);
-        resolve(false);
-      }, timeoutMs);
-      this.once("profile", onProfile);
-    });
+    return withTimeout(this.first("profile"), timeoutMs);
+  }
+
+  /** The first `event` from now on, one listener however many requests wait for it. */
+  private first(event: "endpoints" | "profile"): Promise<void> {
+    let p = this.firsts.get(event);
+    if (!p) {
+      p = new Promise<void>((resolve) => this.once(event, () => resolve()));
+      this.firsts.set(event, p);
+      void p.then(() => this.firsts.delete(event));
+    }
+    return p;
   }
 
   close(): void {
