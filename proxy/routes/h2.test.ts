@@ -451,6 +451,46 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
       expect(performance.now() - t0).to.be.lessThan(1500);
     });
 
+    it("sends a stream for a name the destination does not know to its original destination", async () => {
+      const port = (server.address() as { port: number }).port;
+      const config = loadConfig(
+        testEnv(port, {
+          WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${dest.port}`,
+          WEFT_PROXY_DESTINATION_CONTEXT: '{"ns":"shop"}',
+        }),
+      );
+      const tls = noTls(true);
+      const metrics = new ProxyMetrics();
+      const own = discoveryStack(config, { tls, metrics })!;
+      const direct = await startProxy(config, {
+        tls,
+        metrics,
+        resolver: own.resolver,
+        readiness: new Readiness(),
+        interception: unavailable("loopback test"),
+      });
+      try {
+        const session = http2.connect(`http://127.0.0.1:${direct.outbound.port}`);
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = session.request({
+            ":method": "POST",
+            ":path": "/external",
+            ":authority": "example.com",
+          });
+          req.on("response", (h) => resolve(Number(h[":status"])));
+          req.on("error", reject);
+          req.end("x");
+        });
+        session.close();
+        // The server's first answer for a path is 503; no route of this name retries it.
+        expect(status).to.equal(503);
+        expect(seen.filter((s) => s.path === "/external")).to.have.length(1);
+      } finally {
+        await direct.close();
+        own.close();
+      }
+    });
+
     it("does not retry a request whose body is over 64 KiB", async () => {
       const r = await post("/upload/b", 100_000);
       expect(r.status).to.equal(503);
