@@ -3,6 +3,7 @@
 // retried per request, and meshed endpoints are reached over mTLS.
 import { expect } from "chai";
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import {
   event,
@@ -263,6 +264,65 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
       await peer.close();
     }
   });
+  it("sends HTTP/2 through the route layer to a meshed endpoint over mTLS", async () => {
+    const app = http2.createServer((req, res) => {
+      res.setHeader("x-client-id", String(req.headers["l5d-client-id"] ?? "-"));
+      res.end("h2 app");
+    });
+    const appPort = await listenOn(app);
+    const peer = await startProxy(
+      loadConfig(
+        testEnv(appPort, {
+          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.4:0",
+          WEFT_PROXY_IDENTITY_DISABLED: "false",
+        }),
+      ),
+      {
+        tls: await seamFor(ca, SRV),
+        readiness: new Readiness(),
+        interception: unavailable("loopback test"),
+      },
+    );
+    try {
+      feed.push(
+        event(
+          "Pod",
+          podObject("shop", "h2srv-0", "127.0.0.4", { meshed: true, serviceAccount: "srv" }),
+        ),
+      );
+      feed.push(event("Service", serviceObject("shop", "h2srv", [{ name: "http", port: 80 }])));
+      const slice = sliceObject(
+        "shop",
+        "h2srv-a",
+        "h2srv",
+        [{ name: "http", port: peer.inbound.port }],
+        [{ ip: "127.0.0.4", pod: "h2srv-0" }],
+      );
+      feed.push(event("EndpointSlice", slice));
+      const session = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
+      const reply = await new Promise<{ id: string; body: string }>((resolve, reject) => {
+        const req = session.request({ ":path": "/", ":authority": "h2srv.shop.svc.cluster.local" });
+        let body = "";
+        let id = "";
+        req.on("response", (h) => (id = String(h["x-client-id"])));
+        req.on("data", (d: Buffer) => (body += String(d)));
+        req.on("end", () => resolve({ id, body }));
+        req.on("error", reject);
+        req.end();
+      });
+      session.close();
+      expect(reply).to.deep.equal({ id: CLI, body: "h2 app" });
+      expect(await proxy.metrics.registry.metrics()).to.match(
+        new RegExp(
+          `response_total\{direction="outbound",authority="h2srv.shop.svc.cluster.local"[^}]*tls="true",server_id="${SRV}"`,
+        ),
+      );
+    } finally {
+      await peer.close();
+      await closeServer(app);
+    }
+  });
+
   it("sends opaque TCP to a meshed pod through its proxy's inbound port (opaque transport from discovery)", async () => {
     const echo = net.createServer((c) => c.on("data", (d) => c.write(`echo:${String(d)}`)));
     const echoPort = await listenOn(echo);
