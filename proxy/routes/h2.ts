@@ -11,8 +11,6 @@ import type { Slot } from "../balance/p2c";
 import type { DiscoveredEndpoint } from "../discovery/state";
 import { forwardHeaders, grpcStatusOf, isGrpc } from "../http2/headers";
 import { relayResponse, respondError, type H2Pool, type StreamHandler } from "../http2/proxy";
-import type { ProxyMetrics } from "../metrics/metrics";
-import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import {
   routeRequest,
   type AttemptResponse,
@@ -20,7 +18,14 @@ import {
   type ProxyErrorResponse,
   type Routed,
 } from "./execute";
-import type { Backend, LogicalService, LogicalServices, OriginalDst } from "./logical";
+import {
+  endpointMetrics,
+  type Backend,
+  type LogicalService,
+  type LogicalServices,
+  type OriginalDst,
+  type ProxyHooks,
+} from "./logical";
 import type { RequestHead } from "./profile";
 import { ReplayBody } from "./replay";
 
@@ -54,7 +59,7 @@ interface H2Request {
 export interface OutboundH2Options {
   services: LogicalServices;
   /** The proxy's TLS seam and metrics: request_total/response_total by endpoint, as HTTP/1. */
-  proxy?: { tls: TlsSeam; metrics: ProxyMetrics };
+  proxy?: ProxyHooks;
 }
 
 /** The grpc-status of a gRPC response (trailers first, then a trailers-only head). */
@@ -159,9 +164,7 @@ export class OutboundH2 {
     const proxy = this.options.proxy;
     if (proxy === undefined) return;
     const ep = routed.kind === "response" ? routed.response.endpoint : undefined;
-    const target = ep?.key ?? `${dst.address}:${dst.port}`;
-    const tls = outboundTlsLabels(proxy.tls, ep?.identity);
-    const metrics = proxy.metrics.http("outbound", target, tls, ep?.labels).route(authority);
+    const metrics = endpointMetrics(proxy, authority, dst, ep);
     metrics.request();
     const ms = performance.now() - started;
     if (routed.kind === "error") {

@@ -7,10 +7,9 @@
 import * as http from "node:http";
 import * as net from "node:net";
 import type { Readable } from "node:stream";
-import type { ProxyMetrics } from "../metrics/metrics";
 import { errnoOf } from "../errors";
 import { tunnel } from "../tcp/pipe";
-import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
+import { outboundTlsLabels } from "../tls/seam";
 import type { Slot } from "../balance/p2c";
 import type { DiscoveredEndpoint } from "../discovery/state";
 import { captureBody, type CapturedBody } from "./body";
@@ -21,7 +20,9 @@ import {
   type Routed,
 } from "./execute";
 import {
+  endpointMetrics,
   LogicalServices,
+  type ProxyHooks,
   type Backend,
   type LogicalService,
   type LogicalServicesOptions,
@@ -54,7 +55,7 @@ export interface OutboundHttpOptions extends LogicalServicesOptions {
    * The proxy's TLS seam and metrics: meshed endpoints are reached over mTLS, and each request
    * counts in request_total/response_total by endpoint with its tls/server_id labels.
    */
-  proxy?: { tls: TlsSeam; metrics: ProxyMetrics };
+  proxy?: ProxyHooks;
 }
 
 /** Keep-alive connections to one endpoint, made by `connect` (e.g. mTLS through the seam). */
@@ -171,9 +172,7 @@ export class OutboundHttp {
     const proxy = this.options.proxy;
     if (proxy === undefined) return;
     const ep = routed.kind === "response" ? routed.response.endpoint : undefined;
-    const target = ep?.key ?? `${dst.address}:${dst.port}`;
-    const tls = outboundTlsLabels(proxy.tls, ep?.identity);
-    const route = proxy.metrics.http("outbound", target, tls, ep?.labels).route(authority);
+    const route = endpointMetrics(proxy, authority, dst, ep);
     route.request();
     const ms = performance.now() - startedAt;
     if (routed.kind === "error") route.response(routed.error.status, -1, routed.error.error, ms);

@@ -7,7 +7,10 @@ import { P2cBalancer, type BalancerOptions } from "../balance/p2c";
 import { NoEndpointsError } from "../balance/errors";
 import { WeightedSplit } from "../balance/split";
 import type { Discovery, ResolutionHandle } from "../discovery/client";
+import { discoveryPath } from "../discovery/resolver";
 import type { DiscoveredEndpoint, EndpointState } from "../discovery/state";
+import type { ProxyMetrics, RouteMetrics } from "../metrics/metrics";
+import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { RetryBudget } from "./budget";
 import type { RouteMetricFamilies, RouteScope } from "./metrics";
 import {
@@ -25,20 +28,35 @@ export interface OriginalDst {
   port: number;
 }
 
-function hostPort(authority: string, defaultPort: number): string {
-  return /:\d+$/.test(authority) ? authority : `${authority}:${defaultPort}`;
-}
-
 /** The discovery path of a request: the authority when it is a cluster name, else the original destination. */
 export function discoveryPathFor(
   authority: string | undefined,
   dst: OriginalDst,
   clusterDomain: string,
 ): string {
-  const name = authority ? hostPort(authority.toLowerCase(), dst.port) : "";
-  const host = name.replace(/:\d+$/, "").replace(/\.$/, "");
-  if (host.endsWith(`.svc.${clusterDomain}`)) return name.replace(/\.:/, ":");
-  return dst.address.includes(":") ? `[${dst.address}]:${dst.port}` : `${dst.address}:${dst.port}`;
+  const target = { direction: "outbound" as const, address: dst.address, port: dst.port };
+  return discoveryPath(authority ? { ...target, authority } : target, clusterDomain);
+}
+
+/** The proxy's TLS seam and metrics, for the route layers' request_total/response_total. */
+export interface ProxyHooks {
+  tls: TlsSeam;
+  metrics: ProxyMetrics;
+}
+
+/**
+ * request_total/response_total of one request, by the endpoint that answered (the original
+ * destination when none did) with its identity and dst_* labels.
+ */
+export function endpointMetrics(
+  proxy: ProxyHooks,
+  authority: string,
+  dst: OriginalDst,
+  ep: DiscoveredEndpoint | undefined,
+): RouteMetrics {
+  const target = ep?.key ?? `${dst.address}:${dst.port}`;
+  const tls = outboundTlsLabels(proxy.tls, ep?.identity);
+  return proxy.metrics.http("outbound", target, tls, ep?.labels).route(authority);
 }
 
 /** The endpoint used when discovery says the name is not a cluster service. */
