@@ -239,6 +239,8 @@ export class OutboundH2 {
       });
       up.once("response", (head: ResponseHeaders, flags: number) => {
         responded = true;
+        // Load is measured to the response head: a long stream does not weigh on its endpoint
+        // for its whole life (linkerd2-proxy likewise stops at the first response frame).
         inflight.end();
         req.stream.off("close", cancel);
         const endStream = (flags & END_STREAM) !== 0;
