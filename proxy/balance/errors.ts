@@ -28,3 +28,14 @@ export class NoEndpointsError extends BalanceError {
     super("WEFT_ERR_NO_ENDPOINTS", `${target} has no endpoints`, 503);
   }
 }
+
+/** Too many requests already wait for a ready endpoint: refused at once rather than queued. */
+export class QueueFullError extends BalanceError {
+  constructor(target: string, capacity: number) {
+    super(
+      "WEFT_ERR_QUEUE_FULL",
+      `${capacity} requests already wait for a ready endpoint of ${target}; refused without queueing`,
+      503,
+    );
+  }
+}

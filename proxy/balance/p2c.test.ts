@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as net from "node:net";
 import { backoffDelay } from "./backoff";
-import { FailFastError } from "./errors";
+import { FailFastError, QueueFullError } from "./errors";
 import { PeakEwma } from "./ewma";
 import { connectBalanced } from "./l4";
 import { failfastWait, P2cBalancer, weightedLoad } from "./p2c";
@@ -175,6 +175,19 @@ describe("P2C balancer", () => {
     );
     expect(err).to.be.instanceOf(FailFastError);
     expect(performance.now() - t0).to.be.lessThan(600);
+  });
+
+  it("refuses a request at once when its queue of waiting requests is full", async () => {
+    const b = new P2cBalancer<string>("x", { failfastMs: 200, queueCapacity: 2 });
+    const waiting = [b.acquire(), b.acquire()];
+    const err = await b.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(QueueFullError);
+    expect((err as QueueFullError).httpStatus).to.equal(503);
+    b.update([["a", "a"]]);
+    expect((await Promise.all(waiting)).map((s) => s.key)).to.deep.equal(["a", "a"]);
   });
 
   it("skips endpoints in connect backoff and retries them after it", async () => {

@@ -4,7 +4,7 @@
  * waits (bounded by the failfast timeout) for one to become ready.
  */
 import { CONNECT_BACKOFF, EndpointBackoff, type BackoffConfig } from "./backoff";
-import { FailFastError } from "./errors";
+import { FailFastError, QueueFullError } from "./errors";
 import { DEFAULT_PEAK_EWMA, PeakEwma, type PeakEwmaConfig } from "./ewma";
 
 export interface BalancerOptions<E = never> {
@@ -12,6 +12,8 @@ export interface BalancerOptions<E = never> {
   backoff?: BackoffConfig;
   /** How long a request waits for a ready endpoint before failing fast, ms (3000 outbound). */
   failfastMs?: number;
+  /** Requests that may wait for a ready endpoint at once; more are refused at once (10 000). */
+  queueCapacity?: number;
   random?: () => number;
   now?: () => number;
   /** An endpoint's weight (the destination's, 10000 by default); its load is divided by it. */
@@ -26,6 +28,9 @@ export interface BalancerOptions<E = never> {
 export function weightedLoad(load: number, weight: number): number {
   return load / Math.max(1, weight);
 }
+
+/** Waiting requests per balancer (linkerd2-proxy's outbound HTTP queue capacity). */
+export const DEFAULT_QUEUE_CAPACITY = 10_000;
 
 /** How much longer a request that arrived at `since` may wait for a ready endpoint, ms. */
 export function failfastWait(failfastMs: number, since: number, now: number): number {
@@ -146,6 +151,9 @@ export class P2cBalancer<E> {
     const slot = this.pick();
     if (slot) return Promise.resolve(slot);
     const wait = failfastWait(this.failfastMs, since ?? this.now(), this.now());
+    const capacity = this.options.queueCapacity ?? DEFAULT_QUEUE_CAPACITY;
+    if (this.waiters.size >= capacity)
+      return Promise.reject(new QueueFullError(this.name, capacity));
     return new Promise((resolve, reject) => {
       const waiter: Waiter<E> = {
         resolve,

@@ -68,7 +68,7 @@ export function errorResponse(err: unknown): ProxyErrorResponse {
     return {
       status: err.httpStatus,
       message: err.message,
-      error: err.code === "WEFT_ERR_FAILFAST" ? "failfast" : "unavailable",
+      error: BALANCE_ERROR_LABELS[err.code] ?? "unavailable",
       grpcStatus: GRPC_UNAVAILABLE,
     };
   return {
@@ -78,6 +78,12 @@ export function errorResponse(err: unknown): ProxyErrorResponse {
     grpcStatus: GRPC_UNAVAILABLE,
   };
 }
+
+/** The `error` label of balancer refusals (Linkerd's names). */
+const BALANCE_ERROR_LABELS: Readonly<Record<string, string>> = {
+  WEFT_ERR_FAILFAST: "failfast",
+  WEFT_ERR_QUEUE_FULL: "loadshed",
+};
 
 const GRPC_DEADLINE = 4;
 const GRPC_UNAVAILABLE = 14;

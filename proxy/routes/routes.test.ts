@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Readable } from "node:stream";
 import { Registry } from "prom-client";
 import { destinationProfile } from "../../operator/destination/profile";
-import { FailFastError } from "../balance/errors";
+import { FailFastError, QueueFullError } from "../balance/errors";
 import { captureBody } from "./body";
 import { RetryBudget } from "./budget";
 import { errorResponse, routeRequest, RouteTimeoutError, type AttemptResponse } from "./execute";
@@ -226,6 +226,7 @@ describe("route execution", () => {
     expect(errorResponse(new RouteTimeoutError("r", 10)).grpcStatus).to.equal(4);
     expect(errorResponse(new FailFastError("web:80", 3000)).grpcStatus).to.equal(14);
     expect(errorResponse(new Error("ECONNREFUSED")).grpcStatus).to.equal(14);
+    expect(errorResponse(new QueueFullError("web:80", 10)).error).to.equal("loadshed");
   });
 
   it("turns failfast into 503", async () => {
