@@ -224,6 +224,34 @@ describe("outbound HTTP: discovery + routes + P2C (loopback)", function () {
     expect(share).to.be.closeTo(0.25, 0.05);
   });
 
+  it("drops an endpoint's pool once its keep-alive connections have closed", async () => {
+    const b = await backend("pooled", 1);
+    backends.push(b);
+    publish(feed, "web", [b]);
+    const own = new OutboundHttp({
+      discovery,
+      metrics: new RouteMetricFamilies(new Registry()),
+      agentSweepMs: 100,
+    });
+    const server = http.createServer(
+      (req, res) => void own.handle(req, res, { address: "127.0.0.1", port: 80 }),
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const r = await get((server.address() as AddressInfo).port, HOST);
+      expect(r.status).to.equal(200);
+      expect(own.agentCount).to.equal(1);
+      // The idle keep-alive connection times out after 3 s; the next sweep drops the pool.
+      const deadline = performance.now() + 8000;
+      while (own.agentCount > 0 && performance.now() < deadline)
+        await new Promise((res) => setTimeout(res, 100));
+      expect(own.agentCount).to.equal(0);
+    } finally {
+      own.close();
+      server.close();
+    }
+  });
+
   it("fails fast with 503 and l5d-proxy-error when a service has no endpoints", async () => {
     feed.push(event("Service", serviceObject("shop", "web", [{ name: "http", port: 80 }])));
     const r = await get(frontPort, HOST);

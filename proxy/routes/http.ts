@@ -56,6 +56,8 @@ export interface OutboundHttpOptions extends LogicalServicesOptions {
    * counts in request_total/response_total by endpoint with its tls/server_id labels.
    */
   proxy?: ProxyHooks;
+  /** How often pools with no connection left are dropped, ms (10 000). */
+  agentSweepMs?: number;
 }
 
 /** Keep-alive connections to one endpoint, made by `connect` (e.g. mTLS through the seam). */
@@ -88,6 +90,12 @@ function grpcStatusOf(res: http.IncomingMessage): number | undefined {
   return typeof v === "string" ? Number(v) : undefined;
 }
 
+/** An endpoint's pool with no connection, open or idle, and no request waiting for one. */
+function agentIdle(a: http.Agent): boolean {
+  const empty = (o: object): boolean => Object.keys(o).length === 0;
+  return empty(a.sockets) && empty(a.freeSockets) && empty(a.requests);
+}
+
 function isConnectError(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return (
@@ -100,10 +108,14 @@ function isConnectError(err: unknown): boolean {
 
 export class OutboundHttp {
   private readonly agents = new Map<string, http.Agent>();
+  /** Endpoints come and go with pods: a pool whose connections have all closed is dropped. */
+  private readonly agentSweeper: NodeJS.Timeout;
   private readonly services: LogicalServices;
   private readonly ownsServices: boolean;
 
   constructor(private readonly options: OutboundHttpOptions) {
+    this.agentSweeper = setInterval(() => this.sweepAgents(), options.agentSweepMs ?? 10_000);
+    this.agentSweeper.unref();
     this.ownsServices = options.services === undefined;
     this.services = options.services ?? new LogicalServices(options);
   }
@@ -158,6 +170,7 @@ export class OutboundHttp {
 
   close(): void {
     if (this.ownsServices) this.services.close();
+    clearInterval(this.agentSweeper);
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
   }
@@ -182,6 +195,19 @@ export class OutboundHttp {
   private writeError(res: http.ServerResponse, e: ProxyErrorResponse): void {
     if (res.headersSent) return void res.destroy();
     res.writeHead(e.status, { "l5d-proxy-error": e.message, "content-length": 0 }).end();
+  }
+
+  /** Endpoint pools currently kept. */
+  get agentCount(): number {
+    return this.agents.size;
+  }
+
+  private sweepAgents(): void {
+    for (const [key, a] of this.agents) {
+      if (!agentIdle(a)) continue;
+      a.destroy();
+      this.agents.delete(key);
+    }
   }
 
   private agent(ep: DiscoveredEndpoint): http.Agent {
