@@ -1,5 +1,7 @@
 // make bench → bench/run.sh → here. Direct vs a Weft outbound→inbound pair vs HAProxy and nginx
-// pairs, all on 127.0.0.1, same run. Prints figures and ratios against HAProxy; asserts nothing.
+// pairs, and a Weft pair with mTLS between its hops vs an HAProxy pair with TLS on both sides, all
+// on 127.0.0.1, same run. Load generators and peers on separate CPUs (pin.ts). Prints figures and
+// ratios against HAProxy; asserts nothing.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -7,15 +9,30 @@ import {
   allPorts,
   backendNginx,
   haproxyHop,
+  haproxyTlsHop,
+  TLS_NAMES,
+  weftTlsEnv,
   nginxHop,
   portsFrom,
   weftHopEnv,
   type Ports,
 } from "./configs";
-import { h2load, vegeta, wrk, type Latency, type Saturation } from "./load";
+import { h2load, pinLoad, vegeta, WARM_SECONDS, wrk, type Latency, type Saturation } from "./load";
+import { pinSelf, placement } from "./pin";
+import {
+  bundleMtlsHop,
+  handshakeLoop,
+  haproxyTlsCounts,
+  weftTlsCounts,
+  type Handshakes,
+  type LoopPeer,
+  type TlsCounts,
+} from "./tls";
+import { makePki } from "./pki";
 import {
   cpuUs,
   mem,
+  pinPeers,
   portFree,
   sampleMem,
   start,
@@ -35,7 +52,23 @@ interface Target {
   name: string;
   port: number;
   start: (dir: string) => Proc[];
+  /** mTLS pairs: how to count the inbound hop's handshakes and reach it with new connections. */
+  tls?: { counts: () => Promise<TlsCounts>; loop: LoopPeer };
 }
+
+interface TlsRow {
+  target: string;
+  counts: TlsCounts;
+  loop: Handshakes;
+  /** CPU of the inbound hop per new connection in the loop, µs. */
+  cpuUsPerConn: number;
+}
+
+const tlsRows: TlsRow[] = [];
+/** The bench temp dir (certificates, stats sockets). */
+let tlsDir = "";
+/** The bundled bench-only mTLS hop (bench/proxy/mtls-hop.ts), set once the PKI exists. */
+let mtlsHop = "";
 
 interface Row {
   target: string;
@@ -88,6 +121,54 @@ const targets = (PORTS: Ports): Target[] => [
       haproxyProc(dir, "haproxy-in", haproxyHop(PORTS.haproxy.in, PORTS.backend, false)),
       haproxyProc(dir, "haproxy-out", haproxyHop(PORTS.haproxy.out, PORTS.haproxy.in, false)),
     ],
+  },
+  {
+    name: "weft-mtls",
+    port: PORTS.weftTls.out,
+    start: (dir) => [
+      start("weft-mtls-in", process.execPath, [mtlsHop], {
+        ...weftHopEnv("in", PORTS.weftTls.in, PORTS.backend, PORTS.weftAdmin + 20),
+        ...weftTlsEnv(dir, "in"),
+      }),
+      start("weft-mtls-out", process.execPath, [mtlsHop], {
+        ...weftHopEnv("out", PORTS.weftTls.out, PORTS.weftTls.in, PORTS.weftAdmin + 22),
+        ...weftTlsEnv(dir, "out"),
+      }),
+    ],
+    tls: {
+      counts: () => weftTlsCounts(PORTS.weftAdmin + 20),
+      loop: {
+        port: PORTS.weftTls.in,
+        dir: "",
+        clientName: TLS_NAMES.weftOut,
+        serverName: TLS_NAMES.weftIn,
+      },
+    },
+  },
+  {
+    name: "haproxy-tls",
+    port: PORTS.haproxyTls.out,
+    start: (dir) => [
+      haproxyProc(
+        dir,
+        "haproxy-tls-in",
+        haproxyTlsHop(dir, "in", PORTS.haproxyTls.in, PORTS.backend),
+      ),
+      haproxyProc(
+        dir,
+        "haproxy-tls-out",
+        haproxyTlsHop(dir, "out", PORTS.haproxyTls.out, PORTS.haproxyTls.in),
+      ),
+    ],
+    tls: {
+      counts: () => haproxyTlsCounts(path.join(tlsDir, "haproxy-tls-in.sock")),
+      loop: {
+        port: PORTS.haproxyTls.in,
+        dir: "",
+        clientName: TLS_NAMES.haproxyOut,
+        serverName: TLS_NAMES.haproxyIn,
+      },
+    },
   },
   {
     name: "nginx",
@@ -152,6 +233,28 @@ async function measureBody(
   };
 }
 
+const HANDSHAKE_SECONDS = 3;
+
+/** BENCH_TARGETS=direct,weft-mtls,... runs only those (default: all). */
+function chosen(all: Target[]): Target[] {
+  const only = process.env.BENCH_TARGETS?.split(",").map((x) => x.trim());
+  return only === undefined ? all : all.filter((t) => only.includes(t.name));
+}
+
+/** Handshakes counted over the whole run so far, then a bounded loop of new connections. */
+async function measureTls(
+  name: string,
+  tls: NonNullable<Target["tls"]>,
+  inbound: Proc,
+): Promise<TlsRow> {
+  process.stderr.write(`bench: ${name}: handshake counts, new-connection loop\n`);
+  const counts = await tls.counts();
+  const cpu0 = cpuUs(inbound.child.pid as number);
+  const loop = await handshakeLoop({ ...tls.loop, dir: tlsDir }, HANDSHAKE_SECONDS);
+  const cpu = cpuUs(inbound.child.pid as number) - cpu0;
+  return { target: name, counts, loop, cpuUsPerConn: cpu / Math.max(1, loop.count) };
+}
+
 async function startTarget(t: Target, dir: string): Promise<Proc[]> {
   const procs = t.start(dir);
   try {
@@ -171,6 +274,7 @@ async function runTarget(t: Target, dir: string, backend: number): Promise<Row[]
   const rows: Row[] = [];
   try {
     for (const body of BODIES) rows.push(await measureBody(t, procs, body, idle, backend));
+    if (t.tls) tlsRows.push(await measureTls(t.name, t.tls, procs[0]));
   } finally {
     for (const p of procs) await stop(p);
   }
@@ -269,8 +373,22 @@ function printTable(rows: Row[]): void {
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join("  "));
   console.log(
-    "(added: minus a direct run at the same rate just before; RSS and RssAnon: the larger hop of the pair)",
+    `(added: minus a direct run at the same rate just before; latency after the first ${WARM_SECONDS} s of each constant-rate run, when the generator opens its connections — that ramp is below; RSS and RssAnon: the larger hop of the pair)`,
   );
+  printRamp(rows);
+}
+
+/** p99 of the first second of each constant-rate run: new connections through every hop. */
+function printRamp(rows: Row[]): void {
+  console.log(
+    `\nconnection ramp (p99 ms of the first ${WARM_SECONDS} s of each constant-rate run):`,
+  );
+  for (const r of rows) {
+    const cells = r.lat.map(
+      (l, i) => `@${l.rate}/s ${f(l.rampP99, 2)} (direct ${f(r.baseline[i].rampP99, 2)})`,
+    );
+    console.log(`  ${r.target.padEnd(8)} /${r.body.padEnd(4)} ${cells.join("  ")}`);
+  }
 }
 
 /** a/b, or "-" when either is not a positive number (added latency can be noise below zero). */
@@ -280,8 +398,14 @@ function ratio(a: number, b: number): string {
 
 function printRatios(rows: Row[]): void {
   console.log("\nratios against HAProxy (same body, same run; < 1 means less than HAProxy):");
-  for (const r of rows.filter((x) => x.target === "weft" || x.target === "nginx")) {
-    const h = rows.find((x) => x.target === "haproxy" && x.body === r.body);
+  // Each against the HAProxy pair that does the same: plaintext against plaintext, mTLS against TLS.
+  const peerOf: Record<string, string> = {
+    weft: "haproxy",
+    nginx: "haproxy",
+    "weft-mtls": "haproxy-tls",
+  };
+  for (const r of rows.filter((x) => peerOf[x.target] !== undefined)) {
+    const h = rows.find((x) => x.target === peerOf[r.target] && x.body === r.body);
     if (!h) continue;
     const parts = [
       `RPS ${ratio(r.sat.rps, h.sat.rps)}`,
@@ -293,7 +417,51 @@ function printRatios(rows: Row[]): void {
       `RssAnon idle ${ratio(r.idle.anonKb, h.idle.anonKb)}`,
       `RssAnon load ${ratio(r.load.anonKb, h.load.anonKb)}`,
     ];
-    console.log(`  ${r.target.padEnd(6)} /${r.body.padEnd(4)} ${parts.join("  ")}`);
+    console.log(
+      `  ${r.target.padEnd(9)} /${r.body.padEnd(4)} ${parts.join("  ")} (vs ${h.target})`,
+    );
+  }
+}
+
+function printTls(rows: Row[]): void {
+  if (tlsRows.length === 0) return;
+  console.log(
+    "\nmTLS between the hops (TLS 1.3, ECDSA P-256 certificates from one bench CA, both sides verified):",
+  );
+  for (const t of tlsRows) {
+    const per = t.counts.requests / Math.max(1, t.counts.handshakes);
+    console.log(
+      `  ${t.target.padEnd(11)} reuse: ${t.counts.handshakes} TLS connections at the inbound hop for ${t.counts.requests} requests (${f(per)} requests each)`,
+    );
+    console.log(
+      `  ${"".padEnd(11)} new connection (TCP + mTLS handshake + 1 request, sequential, ${HANDSHAKE_SECONDS} s): ${f(t.loop.msPerConn, 2)} ms each, inbound hop CPU ${f(t.cpuUsPerConn)} µs each (${t.loop.count} connections)`,
+    );
+  }
+  const pairs: [string, string][] = [
+    ["weft-mtls", "weft"],
+    ["haproxy-tls", "haproxy"],
+  ];
+  console.log("  mTLS vs plaintext, same body, same run (reused connections):");
+  for (const [tlsName, plainName] of pairs) {
+    for (const body of BODIES) {
+      const a = rows.find((r) => r.target === tlsName && r.body === body);
+      const b = rows.find((r) => r.target === plainName && r.body === body);
+      if (!a || !b) continue;
+      const lat = RATES.map(
+        (rate, i) =>
+          `added p50/p99 @${rate}/s ${f(added(a, i, "p50"), 2)}/${f(added(a, i, "p99"), 2)} vs ${f(added(b, i, "p50"), 2)}/${f(added(b, i, "p99"), 2)}`,
+      );
+      console.log(
+        `    ${tlsName.padEnd(11)} /${body.padEnd(4)} CPU/req ${f(a.cpuUsPerReq, 1)} vs ${f(b.cpuUsPerReq, 1)} µs (${ratio(a.cpuUsPerReq, b.cpuUsPerReq)})  ${lat.join("  ")}`,
+      );
+    }
+  }
+  const w = tlsRows.find((t) => t.target === "weft-mtls");
+  const h = tlsRows.find((t) => t.target === "haproxy-tls");
+  if (w && h) {
+    console.log(
+      `  weft-mtls vs haproxy-tls: handshake time ${ratio(w.loop.msPerConn, h.loop.msPerConn)}, handshake CPU ${ratio(w.cpuUsPerConn, h.cpuUsPerConn)}`,
+    );
   }
 }
 
@@ -329,8 +497,15 @@ async function freePorts(): Promise<Ports> {
 }
 
 async function main(): Promise<void> {
+  const place = placement();
+  pinLoad(place.load);
+  pinPeers(place.peers);
+  pinSelf(place.load);
   const PORTS = await freePorts();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-bench-"));
+  tlsDir = dir;
+  makePki(dir, Object.values(TLS_NAMES));
+  mtlsHop = await bundleMtlsHop(dir);
   fs.writeFileSync(path.join(dir, "16k.bin"), Buffer.alloc(16 * 1024, 120));
   const backend = nginxProc(dir, "backend", backendNginx(dir, PORTS));
   const rows: Row[] = [];
@@ -343,10 +518,12 @@ async function main(): Promise<void> {
     console.log(
       `bench: ${os.cpus().length} CPUs, load average ${load}, ${SECONDS} s per load, ports from ${PORTS.backend - 80}`,
     );
-    for (const t of targets(PORTS)) rows.push(...(await runTarget(t, dir, PORTS.backend)));
+    console.log(`bench: ${place.describe}`);
+    for (const t of chosen(targets(PORTS))) rows.push(...(await runTarget(t, dir, PORTS.backend)));
     console.log("");
     printTable(rows);
     printRatios(rows);
+    printTls(rows);
     if (process.env.BENCH_H2 !== "false") printH2(await runH2(dir, PORTS));
   } finally {
     await stop(backend);

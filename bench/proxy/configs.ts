@@ -10,6 +10,8 @@ export function portsFrom(base: number) {
     backend: base + 80,
     backendH2: base + 81,
     weft: { out: base + 140, in: base + 143 },
+    weftTls: { out: base + 150, in: base + 153 },
+    haproxyTls: { out: base + 250, in: base + 253 },
     weftAdmin: base + 500,
     haproxy: { out: base + 240, in: base + 243 },
     nginx: { out: base + 340, in: base + 343 },
@@ -21,12 +23,15 @@ export type Ports = ReturnType<typeof portsFrom>;
 /** All ports a run binds, for checking they are free first (h2 hops are +50, spare listeners +1000). */
 export function allPorts(p: Ports): number[] {
   const hops = [p.weft.out, p.weft.in, p.haproxy.out, p.haproxy.in, p.nginx.out, p.nginx.in];
-  const admin = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => p.weftAdmin + i);
+  const tls = [p.weftTls.out, p.weftTls.in, p.haproxyTls.out, p.haproxyTls.in];
+  // Weft admin/control ports: plaintext pairs +0..+7, mTLS pair +20..+23.
+  const admin = [0, 1, 2, 3, 4, 5, 6, 7, 20, 21, 22, 23].map((i) => p.weftAdmin + i);
   return [
     p.backend,
     p.backendH2,
     ...hops,
     ...hops.map((x) => x + 50),
+    ...tls,
     ...admin,
     ...admin.map((x) => x + 1000),
   ];
@@ -103,6 +108,65 @@ frontend f
 backend b
   server s 127.0.0.1:${upstream}${h2 ? " proto h2" : ""}
 `;
+}
+
+/** The identities (certificate DNS SANs) of the mTLS hops; the PKI issues one leaf for each. */
+export const TLS_NAMES = {
+  weftOut: "weft-out.bench.serviceaccount.identity.weft.local",
+  weftIn: "weft-in.bench.serviceaccount.identity.weft.local",
+  haproxyOut: "haproxy-out.bench.local",
+  haproxyIn: "haproxy-in.bench.local",
+} as const;
+
+/**
+ * One hop of an HAProxy pair with TLS between the hops, as Weft does it: the inbound terminates
+ * TLS 1.3 and requires a client certificate from the bench CA; the outbound originates TLS 1.3
+ * with its certificate and verifies the inbound's (name and chain). Server connections are
+ * reused (http-reuse always), like Weft's pool. A stats socket counts handshakes.
+ */
+export function haproxyTlsHop(
+  dir: string,
+  side: "in" | "out",
+  listen: number,
+  upstream: number,
+): string {
+  const tls = "ssl-min-ver TLSv1.3";
+  const bind =
+    side === "in"
+      ? `127.0.0.1:${listen} ssl crt ${dir}/${TLS_NAMES.haproxyIn}.pem ca-file ${dir}/ca.crt verify required ${tls}`
+      : `127.0.0.1:${listen}`;
+  const server =
+    side === "in"
+      ? `127.0.0.1:${upstream}`
+      : `127.0.0.1:${upstream} ssl verify required ca-file ${dir}/ca.crt crt ${dir}/${TLS_NAMES.haproxyOut}.pem sni str(${TLS_NAMES.haproxyIn}) ${tls}`;
+  return `
+global
+  nbthread 1
+  maxconn 4096
+  stats socket ${dir}/haproxy-tls-${side}.sock
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind ${bind}
+  default_backend b
+backend b
+  server s ${server}
+`;
+}
+
+/** The bench-only mTLS hop's identity settings (bench/proxy/mtls-hop.ts). */
+export function weftTlsEnv(dir: string, side: "in" | "out"): Record<string, string> {
+  const name = side === "in" ? TLS_NAMES.weftIn : TLS_NAMES.weftOut;
+  return {
+    WEFT_PROXY_IDENTITY_DISABLED: "false",
+    WEFT_BENCH_TLS_DIR: dir,
+    WEFT_BENCH_TLS_NAME: name,
+    ...(side === "out" ? { WEFT_BENCH_PEER_IDENTITY: TLS_NAMES.weftIn } : {}),
+  };
 }
 
 /** One Weft proxy as a hop: `direction` listens on `listen` and sends everything to `upstream`. */

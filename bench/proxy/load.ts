@@ -1,7 +1,15 @@
 import { execFile, spawn } from "node:child_process";
 import * as readline from "node:readline";
+import { pinned } from "./pin";
 
-function exec(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+/** The CPUs the load generators run on (see pin.ts); undefined: anywhere. */
+let loadCpus: string | undefined;
+export function pinLoad(cpus: string | undefined): void {
+  loadCpus = cpus;
+}
+
+function exec(bin: string, argv: string[], timeoutMs: number): Promise<string> {
+  const [cmd, args] = pinned(loadCpus, bin, argv);
   return new Promise((resolve, reject) => {
     execFile(
       cmd,
@@ -39,7 +47,16 @@ export interface Latency {
   p99: number;
   p999: number;
   errors: number;
+  /** p99 of the first WARM_SECONDS, while the generator opens its connections (not in p50..p999). */
+  rampP99: number;
 }
+
+/**
+ * The first second of a constant-rate run, when the generator opens its connections, is reported
+ * apart (rampP99): steady-state latency is what p50/p99/p99.9 describe; the cost of new
+ * connections is measured on its own (connection churn, TLS handshakes).
+ */
+export const WARM_SECONDS = 1;
 
 /** Nearest-rank percentile of sorted values. */
 export function percentile(sorted: number[], p: number): number {
@@ -53,31 +70,30 @@ export function percentile(sorted: number[], p: number): number {
  */
 export function vegeta(bin: string, url: string, rate: number, seconds: number): Promise<Latency> {
   return new Promise((resolve, reject) => {
-    const attack = spawn(
-      bin,
-      [
-        "attack",
-        `-rate=${rate}/s`,
-        `-duration=${seconds}s`,
-        "-timeout=5s",
-        "-keepalive=true",
-        "-max-workers=2000",
-        "-max-body=0",
-      ],
-      {
-        stdio: ["pipe", "pipe", "inherit"],
-      },
-    );
+    const [cmd, args] = pinned(loadCpus, bin, [
+      "attack",
+      `-rate=${rate}/s`,
+      `-duration=${seconds + WARM_SECONDS}s`,
+      "-timeout=5s",
+      "-keepalive=true",
+      "-max-workers=2000",
+      "-max-body=0",
+    ]);
+    const attack = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
     const encode = spawn(bin, ["encode", "--to", "csv"], { stdio: ["pipe", "pipe", "inherit"] });
     attack.stdout.pipe(encode.stdin);
     attack.stdin.end(`GET ${url}\n`);
     // Streamed line by line: only status and latency are kept, never the CSV itself.
     const lat: number[] = [];
+    const ramp: number[] = [];
     let errors = 0;
+    let first = NaN;
     readline.createInterface({ input: encode.stdout }).on("line", (line) => {
       const cols = line.split(",");
-      lat.push(Number(cols[2]) / 1e6);
+      const at = Number(cols[0]);
+      if (Number.isNaN(first)) first = at;
       if (cols[1] !== "200") errors++;
+      (at - first < WARM_SECONDS * 1e9 ? ramp : lat).push(Number(cols[2]) / 1e6);
     });
     const kill = setTimeout(
       () => (attack.kill("SIGKILL"), encode.kill("SIGKILL")),
@@ -86,12 +102,17 @@ export function vegeta(bin: string, url: string, rate: number, seconds: number):
     encode.on("error", reject);
     encode.on("close", () => {
       clearTimeout(kill);
-      resolve(summarize(lat, errors, rate, seconds));
+      resolve({ ...summarize(lat, errors, rate, seconds), rampP99: rampP99(ramp) });
     });
   });
 }
 
-export function summarize(lat: number[], errors: number, rate: number, seconds: number): Latency {
+export function summarize(
+  lat: number[],
+  errors: number,
+  rate: number,
+  seconds: number,
+): Omit<Latency, "rampP99"> {
   lat.sort((a, b) => a - b);
   return {
     rate,
@@ -101,6 +122,13 @@ export function summarize(lat: number[], errors: number, rate: number, seconds: 
     p999: percentile(lat, 99.9),
     errors,
   };
+}
+
+function rampP99(ramp: number[]): number {
+  return percentile(
+    ramp.sort((a, b) => a - b),
+    99,
+  );
 }
 
 /** h2load over h2c prior knowledge; requests per second and errors. */

@@ -1,6 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
+import { pinned } from "./pin";
+
+/** The CPUs the peers under test run on (see pin.ts); undefined: anywhere. */
+let peerCpus: string | undefined;
+export function pinPeers(cpus: string | undefined): void {
+  peerCpus = cpus;
+}
 
 export interface Proc {
   name: string;
@@ -18,7 +25,9 @@ export function start(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Proc {
-  const child = spawn(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  // taskset execs the command, so the child's pid is the peer's own (for its CPU and memory).
+  const [bin, argv] = pinned(peerCpus, cmd, args);
+  const child = spawn(bin, argv, { env, stdio: ["ignore", "ignore", "pipe"] });
   running.add(child);
   child.once("exit", () => running.delete(child));
   let err = "";
