@@ -136,7 +136,7 @@ const targets = (PORTS: Ports): Target[] => [
       }),
     ],
     tls: {
-      counts: () => weftTlsCounts(PORTS.weftAdmin + 20),
+      counts: () => weftTlsCounts(PORTS.weftAdmin + 20, PORTS.weftAdmin + 22),
       loop: {
         port: PORTS.weftTls.in,
         dir: "",
@@ -431,7 +431,7 @@ function printTls(rows: Row[]): void {
   for (const t of tlsRows) {
     const per = t.counts.requests / Math.max(1, t.counts.handshakes);
     console.log(
-      `  ${t.target.padEnd(11)} reuse: ${t.counts.handshakes} TLS connections at the inbound hop for ${t.counts.requests} requests (${f(per)} requests each)`,
+      `  ${t.target.padEnd(11)} reuse: ${t.counts.handshakes} TLS connections between the hops for ${t.counts.requests} requests (${f(per)} requests each)`,
     );
     console.log(
       `  ${"".padEnd(11)} new connection (TCP + mTLS handshake + 1 request, sequential, ${HANDSHAKE_SECONDS} s): ${f(t.loop.msPerConn, 2)} ms each, inbound hop CPU ${f(t.cpuUsPerConn)} µs each (${t.loop.count} connections)`,

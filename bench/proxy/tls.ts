@@ -28,7 +28,7 @@ export async function bundleMtlsHop(dir: string): Promise<string> {
 }
 
 export interface TlsCounts {
-  /** TLS connections the inbound hop accepted (each one a full handshake or a resumption). */
+  /** TLS connections between the hops (each one a full handshake or a resumption). */
   handshakes: number;
   /** Requests the inbound hop served. */
   requests: number;
@@ -54,13 +54,22 @@ function sumLines(text: string, family: string, must: string[]): number {
     .reduce((s, l) => s + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
 }
 
-/** From the Weft inbound hop's /metrics. */
-export async function weftTlsCounts(adminPort: number): Promise<TlsCounts> {
-  const m = await getText(adminPort, "/metrics");
-  const inbound = 'direction="inbound"';
+/**
+ * From the Weft hops' /metrics: TLS connections the outbound hop originated (each one a handshake
+ * at the inbound hop) and requests the inbound hop served.
+ */
+export async function weftTlsCounts(inAdmin: number, outAdmin: number): Promise<TlsCounts> {
+  const [inbound, outbound] = await Promise.all([
+    getText(inAdmin, "/metrics"),
+    getText(outAdmin, "/metrics"),
+  ]);
   return {
-    handshakes: sumLines(m, "tcp_open_total", [inbound, 'peer="src"', 'tls="true"']),
-    requests: sumLines(m, "request_total", [inbound]),
+    handshakes: sumLines(outbound, "tcp_open_total", [
+      'direction="outbound"',
+      'peer="dst"',
+      'tls="true"',
+    ]),
+    requests: sumLines(inbound, "request_total", ['direction="inbound"']),
   };
 }
 
