@@ -32,6 +32,12 @@ export interface ProxyOptions {
   /** Largest accepted HTTP/1 head, bytes. */
   readonly maxHeadBytes?: number;
   /**
+   * HTTP/1 upstream connections being opened to one endpoint at once (default 8): enough to open
+   * connections quickly, few enough that a burst of new clients does not start a connect (and
+   * to a meshed peer a TLS handshake) per request while earlier ones are still finishing.
+   */
+  readonly http1MaxConnectingPerEndpoint?: number;
+  /**
    * Resolve each HTTP request (by its authority) rather than each connection. Default: true
    * when a resolver is given, so discovery balances per request.
    */
@@ -153,6 +159,7 @@ function direction(
     ...common,
     idleTimeoutMs: config.http1PoolIdleTimeoutMs,
     maxIdlePerEndpoint: 256,
+    maxConnectingPerEndpoint: deps.http1MaxConnecting,
   });
   const h2 = new H2Pool({ ...common, log: deps.log });
   const env: ListenerEnv = {
@@ -185,6 +192,7 @@ interface Deps {
   readonly resolver: Resolver;
   readonly interception: Interception;
   readonly maxHeadBytes: number;
+  readonly http1MaxConnecting: number;
   readonly resolvePerRequest: boolean;
   readonly outboundHttp1: Http1Handler | undefined;
 }
@@ -197,6 +205,7 @@ function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {
     resolver: options.resolver ?? new OriginalDestinationResolver(),
     interception: options.interception ?? loadInterception(),
     maxHeadBytes: options.maxHeadBytes ?? 64 * 1024,
+    http1MaxConnecting: options.http1MaxConnectingPerEndpoint ?? 8,
     // The default resolver's answer is fixed per connection; a plugged-in one may balance per request.
     resolvePerRequest: options.resolvePerRequest ?? options.resolver !== undefined,
     outboundHttp1: options.outboundHttp1,

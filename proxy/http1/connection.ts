@@ -44,6 +44,16 @@ const RES_HEAD = 1;
 const RES_BODY = 2;
 const RES_DONE = 3;
 
+/** What sending a request needs once its upstream connection arrives. */
+interface Parked {
+  /** The head (up to `end`) and what came after it; client bytes read meanwhile are appended. */
+  whole: Buffer;
+  readonly end: number;
+  readonly verbatim: boolean;
+  /** A stale pooled connection's request sent again: only the head. */
+  readonly retry: boolean;
+}
+
 function slice(chunk: Buffer, from: number, stop: number): Buffer {
   return from === 0 && stop === chunk.length ? chunk : chunk.subarray(from, stop);
 }
@@ -61,6 +71,8 @@ export class Http1Connection implements UpstreamOwner {
   private sentHead: Buffer | string = "";
   private upstream: Upstream | null = null;
   private pending: Buffer | null = null;
+  /** A request waiting for an upstream connection (the pool had none to give yet). */
+  private parked: Parked | null = null;
   private keepAlive = true;
   private draining = false;
   private route: RouteMetrics | null = null;
@@ -122,7 +134,8 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   private onClientData(chunk: Buffer): void {
-    if (this.reqState === REQ_HEAD) this.readRequestHead(chunk);
+    if (this.parked !== null) this.parked.whole = Buffer.concat([this.parked.whole, chunk]);
+    else if (this.reqState === REQ_HEAD) this.readRequestHead(chunk);
     else if (this.reqState === REQ_BODY) this.forwardRequestBody(chunk, 0);
     else if (this.reqState === REQ_DONE) this.stash(chunk);
   }
@@ -200,11 +213,39 @@ export class Http1Connection implements UpstreamOwner {
     const tagged = clientIdRewriteNeeded(head, this.inbound);
     const verbatim = !tagged && !head.hopByHop && head.versionMinor === 1;
     this.sentHead = verbatim ? whole.subarray(0, end) : this.rewrittenHead(head, tagged);
-    this.upstream = this.env.pool.acquire(endpoint, this, this.key);
+    const up = this.env.pool.acquire(endpoint, this, this.key);
+    if (up === undefined) this.park({ whole, end, verbatim, retry: false });
+    else this.sendOn(up, whole, end, verbatim);
+  }
+
+  private sendOn(up: Upstream, whole: Buffer, end: number, verbatim: boolean): void {
+    this.upstream = up;
     // A verbatim head goes out in the same write as the body bytes that came with it.
-    if (!verbatim || this.reqState !== REQ_BODY) this.upstream.write(this.sentHead);
+    if (!verbatim || this.reqState !== REQ_BODY) up.write(this.sentHead);
     if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
     else if (end < whole.length) this.stash(whole.subarray(end));
+  }
+
+  /** Holds the request (client paused) until the pool hands over a connection. */
+  private park(p: Parked): void {
+    this.parked = p;
+    this.socket.pause();
+  }
+
+  onUpstreamReady(up: Upstream): void {
+    const p = this.parked;
+    this.parked = null;
+    if (p === null || this.reqState === CLOSED || this.socket.destroyed) {
+      this.env.pool.release(up);
+      return;
+    }
+    if (p.retry) {
+      this.upstream = up;
+      up.write(this.sentHead);
+      return;
+    }
+    this.sendOn(up, p.whole, p.end, p.verbatim);
+    if (this.reqState === REQ_BODY) this.socket.resume();
   }
 
   private rewrittenHead(head: Head, tagged: boolean): string {
@@ -377,8 +418,13 @@ export class Http1Connection implements UpstreamOwner {
   }
 
   private retry(): void {
-    this.upstream = this.env.pool.acquire(this.endpoint as Endpoint, this, this.key);
-    this.upstream.write(this.sentHead);
+    const up = this.env.pool.acquire(this.endpoint as Endpoint, this, this.key);
+    if (up === undefined) {
+      this.park({ whole: Buffer.alloc(0), end: 0, verbatim: false, retry: true });
+      return;
+    }
+    this.upstream = up;
+    up.write(this.sentHead);
   }
 
   onUpstreamDrain(): void {
@@ -426,6 +472,10 @@ export class Http1Connection implements UpstreamOwner {
 
   private onClientClose(): void {
     this.reqState = CLOSED;
+    if (this.parked !== null) {
+      this.parked = null;
+      this.env.pool.cancel(this, this.key);
+    }
     const up = this.upstream;
     this.upstream = null;
     if (up !== null) up.destroy();

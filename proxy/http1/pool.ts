@@ -1,8 +1,12 @@
 // Upstream HTTP/1 connections, pooled per endpoint and reused while idle (keep-alive). An
 // upstream connection forwards its socket events to whichever client exchange owns it, through
-// handlers bound once per connection rather than per request.
+// handlers bound once per connection rather than per request. At most a few connections per
+// endpoint are being opened at once: in a burst of new clients, requests beyond that wait for the
+// first connection that is released or opened, rather than each starting a connect (and, to a
+// meshed peer, a TLS handshake) that makes the burst slower for everyone.
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf } from "../errors";
 import type { Direction, ProxyMetrics, TcpConnMetrics } from "../metrics/metrics";
@@ -15,6 +19,8 @@ export interface UpstreamOwner {
   onUpstreamEnd(): void;
   onUpstreamError(err: Error): void;
   onUpstreamDrain(): void;
+  /** A connection for a request that had to wait (acquire returned undefined). */
+  onUpstreamReady(up: Upstream): void;
 }
 
 export class Upstream {
@@ -22,6 +28,8 @@ export class Upstream {
   /** True once it has served a request: a failure before any response byte may be a stale reuse. */
   reused = false;
   connected = false;
+  /** Usable: connected, and for TLS, handshaken; until then it holds one of the connect slots. */
+  ready = false;
   idle = false;
   /** When it last went idle (performance.now()), for the pool's idle sweep. */
   idleSince = 0;
@@ -37,6 +45,7 @@ export class Upstream {
     socket.setTimeout(connectTimeoutMs);
     socket.on("connect", this.onConnect);
     socket.on("secureConnect", this.onConnect);
+    socket.once(socket instanceof tls.TLSSocket ? "secureConnect" : "connect", this.onReady);
     socket.on("data", this.onData);
     socket.on("end", this.onEnd);
     socket.on("error", this.onError);
@@ -69,6 +78,10 @@ export class Upstream {
     if (this.connected) return;
     this.connected = true;
     this.socket.setTimeout(0);
+  };
+  private readonly onReady = (): void => {
+    this.ready = true;
+    this.pool.opened(this);
   };
   private readonly onData = (chunk: Buffer): void => {
     if (this.owner !== null) this.owner.onUpstreamData(chunk);
@@ -105,35 +118,95 @@ export interface PoolOptions {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxIdlePerEndpoint: number;
+  /** Connections being opened (connect, TLS handshake) to one endpoint at a time; more wait. */
+  readonly maxConnectingPerEndpoint: number;
   readonly tls: TlsSeam;
   readonly metrics: ProxyMetrics;
+}
+
+interface Waiter {
+  readonly owner: UpstreamOwner;
+  readonly endpoint: Endpoint;
 }
 
 export class Http1Pool {
   private readonly idleByKey = new Map<string, Upstream[]>();
   private readonly all = new Set<Upstream>();
+  /** Per endpoint: connections not yet ready, and the requests waiting for a connection. */
+  private readonly connecting = new Map<string, number>();
+  private readonly waiting = new Map<string, Waiter[]>();
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PoolOptions) {}
 
-  /** An idle connection to `endpoint`, or a new one that is connecting. */
-  acquire(endpoint: Endpoint, owner: UpstreamOwner, key = endpointKey(endpoint)): Upstream {
+  /**
+   * An idle connection to `endpoint`, or a new one that is connecting; undefined when enough are
+   * already connecting: then `owner.onUpstreamReady` gets the next one released or opened.
+   */
+  acquire(
+    endpoint: Endpoint,
+    owner: UpstreamOwner,
+    key = endpointKey(endpoint),
+  ): Upstream | undefined {
     const idle = this.idleByKey.get(key);
     let up: Upstream | undefined;
     while (idle !== undefined && idle.length > 0 && (up === undefined || up.socket.destroyed))
       up = idle.pop();
-    if (up === undefined || up.socket.destroyed) up = this.connect(endpoint, key);
-    else {
+    if (up !== undefined && !up.socket.destroyed) {
       up.idle = false;
       up.socket.resume();
+    } else if ((this.connecting.get(key) ?? 0) < this.opts.maxConnectingPerEndpoint) {
+      up = this.connect(endpoint, key);
+    } else {
+      this.waitFor(key, { owner, endpoint });
+      return undefined;
     }
     up.owner = owner;
     return up;
   }
 
+  /** A waiting request gave up (its client went away). */
+  cancel(owner: UpstreamOwner, key: string): void {
+    const q = this.waiting.get(key);
+    const i = q === undefined ? -1 : q.findIndex((w) => w.owner === owner);
+    if (q === undefined || i === -1) return;
+    q.splice(i, 1);
+    if (q.length === 0) this.waiting.delete(key);
+  }
+
+  private waitFor(key: string, w: Waiter): void {
+    const q = this.waiting.get(key);
+    if (q === undefined) this.waiting.set(key, [w]);
+    else q.push(w);
+  }
+
+  private nextWaiter(key: string): Waiter | undefined {
+    const q = this.waiting.get(key);
+    const w = q?.shift();
+    if (q !== undefined && q.length === 0) this.waiting.delete(key);
+    return w;
+  }
+
+  /** A connection became ready (or failed before): its slot goes to the next waiter, if any. */
+  opened(up: Upstream): void {
+    this.connecting.set(up.key, (this.connecting.get(up.key) ?? 1) - 1);
+    const w = this.nextWaiter(up.key);
+    if (w === undefined) return;
+    const next = this.connect(w.endpoint, up.key);
+    next.owner = w.owner;
+    w.owner.onUpstreamReady(next);
+  }
+
   release(up: Upstream): void {
     up.owner = null;
     up.reused = true;
+    // A request waiting for this endpoint takes it at once.
+    const w = this.nextWaiter(up.key);
+    if (w !== undefined) {
+      up.owner = w.owner;
+      w.owner.onUpstreamReady(up);
+      return;
+    }
     let idle = this.idleByKey.get(up.key);
     if (idle === undefined) this.idleByKey.set(up.key, (idle = []));
     if (idle.length >= this.opts.maxIdlePerEndpoint) {
@@ -164,6 +237,11 @@ export class Http1Pool {
 
   forget(up: Upstream): void {
     this.all.delete(up);
+    // Closed before it was ready: it no longer holds a connect slot.
+    if (!up.ready) {
+      up.ready = true;
+      this.opened(up);
+    }
     const idle = this.idleByKey.get(up.key);
     if (idle === undefined) return;
     const i = idle.indexOf(up);
@@ -192,6 +270,7 @@ export class Http1Pool {
     const tcp = o.metrics.tcp(o.direction, "dst", key, outboundTlsLabels(o.tls, identity), socket);
     const up = new Upstream(socket, key, this, o.connectTimeoutMs, tcp);
     this.all.add(up);
+    this.connecting.set(key, (this.connecting.get(key) ?? 0) + 1);
     return up;
   }
 }
