@@ -189,7 +189,10 @@ export class Http1Pool {
 
   /** A connection became ready (or failed before): its slot goes to the next waiter, if any. */
   opened(up: Upstream): void {
-    this.connecting.set(up.key, (this.connecting.get(up.key) ?? 1) - 1);
+    const left = (this.connecting.get(up.key) ?? 1) - 1;
+    // Endpoints come and go: a key with nothing connecting is forgotten.
+    if (left > 0) this.connecting.set(up.key, left);
+    else this.connecting.delete(up.key);
     const w = this.nextWaiter(up.key);
     if (w === undefined) return;
     const next = this.connect(w.endpoint, up.key);
