@@ -1,4 +1,7 @@
 import { execFile, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as readline from "node:readline";
 import { pinned } from "./pin";
 
@@ -66,23 +69,60 @@ export function percentile(sorted: number[], p: number): number {
 
 /**
  * vegeta at a constant rate (open model: requests are sent on schedule whether or not earlier
- * ones returned, so a stall shows up as latency). Latencies in milliseconds.
+ * ones returned, so a stall shows up as latency). Latencies in milliseconds. The results go to a
+ * file and are read only after the load: decoding them while it runs would take CPU from the
+ * generator and the peers at the moment they are measured.
  */
-export function vegeta(bin: string, url: string, rate: number, seconds: number): Promise<Latency> {
+export async function vegeta(
+  bin: string,
+  url: string,
+  rate: number,
+  seconds: number,
+): Promise<Latency> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-vegeta-"));
+  const file = path.join(dir, "results.bin");
+  try {
+    await attack(bin, url, rate, seconds, file);
+    return await decode(bin, file, rate, seconds);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function attack(
+  bin: string,
+  url: string,
+  rate: number,
+  seconds: number,
+  file: string,
+): Promise<void> {
+  const [cmd, args] = pinned(loadCpus, bin, [
+    "attack",
+    `-rate=${rate}/s`,
+    `-duration=${seconds + WARM_SECONDS}s`,
+    "-timeout=5s",
+    "-keepalive=true",
+    "-max-workers=2000",
+    "-max-body=0",
+    `-output=${file}`,
+  ]);
   return new Promise((resolve, reject) => {
-    const [cmd, args] = pinned(loadCpus, bin, [
-      "attack",
-      `-rate=${rate}/s`,
-      `-duration=${seconds + WARM_SECONDS}s`,
-      "-timeout=5s",
-      "-keepalive=true",
-      "-max-workers=2000",
-      "-max-body=0",
-    ]);
-    const attack = spawn(cmd, args, { stdio: ["pipe", "pipe", "inherit"] });
-    const encode = spawn(bin, ["encode", "--to", "csv"], { stdio: ["pipe", "pipe", "inherit"] });
-    attack.stdout.pipe(encode.stdin);
-    attack.stdin.end(`GET ${url}\n`);
+    const child = spawn(cmd, args, { stdio: ["pipe", "ignore", "inherit"] });
+    child.stdin.end(`GET ${url}\n`);
+    const kill = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(kill);
+      resolve();
+    });
+  });
+}
+
+function decode(bin: string, file: string, rate: number, seconds: number): Promise<Latency> {
+  return new Promise((resolve, reject) => {
+    const encode = spawn(bin, ["encode", "--to", "csv", file], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     // Streamed line by line: only status and latency are kept, never the CSV itself.
     const lat: number[] = [];
     const ramp: number[] = [];
@@ -95,15 +135,10 @@ export function vegeta(bin: string, url: string, rate: number, seconds: number):
       if (cols[1] !== "200") errors++;
       (at - first < WARM_SECONDS * 1e9 ? ramp : lat).push(Number(cols[2]) / 1e6);
     });
-    const kill = setTimeout(
-      () => (attack.kill("SIGKILL"), encode.kill("SIGKILL")),
-      (seconds + 30) * 1000,
-    );
     encode.on("error", reject);
-    encode.on("close", () => {
-      clearTimeout(kill);
-      resolve({ ...summarize(lat, errors, rate, seconds), rampP99: rampP99(ramp) });
-    });
+    encode.on("close", () =>
+      resolve({ ...summarize(lat, errors, rate, seconds), rampP99: rampP99(ramp) }),
+    );
   });
 }
 
