@@ -132,13 +132,29 @@ export class Listener {
       this.conns.delete(tracked);
       tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(failure));
     });
-    const endpoint = this.resolve(dst);
+    const resolved = this.lookup(dst);
+    const endpoint = resolved.then((r) => r.endpoint);
     if (dst !== undefined && env.config.opaquePorts.has(dst.port)) {
       if (this.refuseUnverified(socket, dst)) return;
       void endpoint.then((ep) => this.opaque(socket, Buffer.alloc(0), ep, dst));
-      tracked.drain = () => undefined;
       return;
     }
+    if (env.direction === "inbound") return this.detect(tracked, endpoint, targetAddr);
+    // Outbound, discovery may mark the port opaque: detection would wait for the client's
+    // bytes while a server-speaks-first peer waits for the connection.
+    void resolved.then((r) => {
+      if (!r.opaque) return this.detect(tracked, endpoint, targetAddr);
+      this.opaque(socket, Buffer.alloc(0), r.endpoint, dst);
+    });
+  }
+
+  private detect(
+    tracked: Tracked,
+    endpoint: Promise<Endpoint | ProxyError>,
+    targetAddr: string,
+  ): void {
+    const env = this.env;
+    const { socket, dst } = tracked;
     detectProtocol(socket, env.config.detectTimeoutMs, (detected) => {
       if (detected === undefined) return void socket.destroy();
       if (detected.timedOut) env.metrics.detectTimeout(env.direction, targetAddr);
@@ -174,8 +190,19 @@ export class Listener {
     dst: OriginalDst | undefined,
     authority?: string,
   ): Promise<Endpoint | ProxyError> {
+    return (await this.lookup(dst, authority)).endpoint;
+  }
+
+  /** The endpoint to use (or why there is none) and whether discovery marks the target opaque. */
+  private async lookup(
+    dst: OriginalDst | undefined,
+    authority?: string,
+  ): Promise<{ endpoint: Endpoint | ProxyError; opaque: boolean }> {
     if (dst === undefined)
-      return new ProxyError("WEFT_ERR_NO_ROUTE", "original destination unknown");
+      return {
+        endpoint: new ProxyError("WEFT_ERR_NO_ROUTE", "original destination unknown"),
+        opaque: false,
+      };
     try {
       const set = await this.env.resolver.resolve({
         direction: this.env.direction,
@@ -183,9 +210,11 @@ export class Listener {
         port: dst.port,
         ...(authority ? { authority } : {}),
       });
-      return pickEndpoint(set) ?? new ProxyError("WEFT_ERR_NO_ROUTE", "no endpoints");
+      const endpoint = pickEndpoint(set) ?? new ProxyError("WEFT_ERR_NO_ROUTE", "no endpoints");
+      return { endpoint, opaque: set.opaque === true };
     } catch (err) {
-      return new ProxyError("WEFT_ERR_NO_ROUTE", (err as Error).message, err);
+      const endpoint = new ProxyError("WEFT_ERR_NO_ROUTE", (err as Error).message, err);
+      return { endpoint, opaque: false };
     }
   }
 

@@ -93,13 +93,14 @@ describe("opaque TCP balanced through discovery (loopback, real destination)", f
     for (const s of open.splice(0)) s.destroy();
   });
 
-  /** A proxy whose outbound connections all go to `clusterIP:5432` (an opaque port by default). */
+  /** A proxy whose outbound connections all go to `clusterIP:port` (5432 is opaque by default). */
   async function proxyTo(
     clusterIP: string,
+    port = 5432,
   ): Promise<{ proxy: RunningProxy; stack: DiscoveryStack }> {
     const config = loadConfig(
-      testEnv(5432, {
-        WEFT_PROXY_OUTBOUND_FIXED_TARGET: `${clusterIP}:5432`,
+      testEnv(port, {
+        WEFT_PROXY_OUTBOUND_FIXED_TARGET: `${clusterIP}:${port}`,
         WEFT_PROXY_DESTINATION_SVC_ADDR: `127.0.0.1:${dest.port}`,
         WEFT_PROXY_DESTINATION_CONTEXT: '{"ns":"shop"}',
       }),
@@ -148,6 +149,39 @@ describe("opaque TCP balanced through discovery (loopback, real destination)", f
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) ids.push(await greet(proxy.outbound.port, open));
       expect(ids.filter((id) => id !== "x" && id !== "y")).to.deep.equal([]);
+    } finally {
+      await proxy.close();
+      stack.close();
+    }
+  });
+
+  it("skips protocol detection for a port the destination marks opaque (the server speaks first)", async () => {
+    const smtp = await tcpBackend("220 ready");
+    servers.push(smtp.server);
+    const annotations = { "config.weft.io/opaque-ports": "2525" };
+    const svc = serviceObject("shop", "mail", [{ name: "smtp", port: 2525 }], {
+      clusterIP: "10.96.0.52",
+      annotations,
+    });
+    feed.push(event("Service", svc));
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject(
+          "shop",
+          "mail-0",
+          "mail",
+          [{ name: "smtp", port: smtp.port }],
+          [{ ip: "127.0.0.1" }],
+        ),
+      ),
+    );
+    const { proxy, stack } = await proxyTo("10.96.0.52", 2525);
+    try {
+      const t0 = performance.now();
+      // The client sends nothing: with detection it would wait out the 10 s detect timeout.
+      expect(await greet(proxy.outbound.port, open)).to.equal("220 ready");
+      expect(performance.now() - t0).to.be.lessThan(5000);
     } finally {
       await proxy.close();
       stack.close();

@@ -19,7 +19,7 @@ import {
   type Resolver,
   type Target,
 } from "../route/resolver";
-import { Discovery } from "./client";
+import { Discovery, type Resolution } from "./client";
 import type { DiscoveredEndpoint, EndpointState } from "./state";
 
 export interface DiscoveryResolverOptions {
@@ -77,9 +77,8 @@ export class DiscoveryResolver implements Resolver {
     const handle = this.options.discovery.acquire(path);
     try {
       const r = handle.resolution;
-      if (!r.waitedOut && !(await r.waitForEndpoints(this.options.waitMs ?? 1000)))
-        r.waitedOut = true;
-      return this.endpointsOf(path, r.endpoints, target);
+      await this.firstAnswer(r);
+      return { ...this.endpointsOf(path, r.endpoints, target), opaque: r.profile?.opaqueProtocol };
     } finally {
       handle.release();
     }
@@ -97,8 +96,7 @@ export class DiscoveryResolver implements Resolver {
     const handle = this.options.discovery.acquire(path);
     try {
       const r = handle.resolution;
-      if (!r.waitedOut && !(await r.waitForEndpoints(this.options.waitMs ?? 1000)))
-        r.waitedOut = true;
+      await this.firstAnswer(r);
       const state = r.endpoints;
       if (state.kind === "pending" || (state.kind === "none" && !state.exists))
         return await connect(defaultEndpoint(target));
@@ -108,6 +106,17 @@ export class DiscoveryResolver implements Resolver {
     } finally {
       handle.release();
     }
+  }
+
+  /**
+   * Waits, bounded and once per resolution, for the destination's first answer (endpoints and
+   * profile); a destination that does not answer in time is not waited for again.
+   */
+  private async firstAnswer(r: Resolution): Promise<void> {
+    if (r.waitedOut) return;
+    const ms = this.options.waitMs ?? 1000;
+    const [endpoints, profile] = await Promise.all([r.waitForEndpoints(ms), r.waitForProfile(ms)]);
+    if (!endpoints || !profile) r.waitedOut = true;
   }
 
   close(): void {

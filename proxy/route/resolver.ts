@@ -28,6 +28,11 @@ export interface Endpoint {
 
 export interface EndpointSet {
   readonly endpoints: readonly Endpoint[];
+  /**
+   * The destination marks the target's port opaque (e.g. a server-speaks-first protocol):
+   * outbound connections to it skip protocol detection, which would wait for client bytes.
+   */
+  readonly opaque?: boolean;
 }
 
 /** Takes over the streams of one outbound HTTP/2 connection, given its original destination and client pool. */
