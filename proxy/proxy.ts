@@ -96,14 +96,14 @@ type V6 = net.AddressInfo | { readonly unavailable: string } | undefined;
  * collide with the IPv4 socket). A host without IPv6 answers `unavailable`; other errors throw.
  */
 async function listenIpv6(
-  listener: Listener,
+  server: net.Server,
   v4: net.AddressInfo,
   configuredPort: number,
 ): Promise<V6> {
   const host = ipv6Companion(v4.address);
   if (host === undefined) return undefined;
   try {
-    return await listenOn(listener.server, { host, port: v4.port, ipv6Only: true });
+    return await listenOn(server, { host, port: v4.port, ipv6Only: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
     // Port 0 asked for any port: the one IPv4 got may be taken on IPv6, which is no fault.
@@ -139,8 +139,9 @@ interface Parts {
   readonly listeners: readonly Listener[];
   readonly pools: readonly Http1Pool[];
   readonly h2: readonly H2Pool[];
-  readonly admin: http.Server;
-  readonly control: net.Server;
+  /** The admin and control servers: IPv4, and their IPv6 companions (probes may come over v6). */
+  readonly admins: readonly http.Server[];
+  readonly controls: readonly net.Server[];
 }
 
 function direction(
@@ -222,22 +223,24 @@ export async function startProxy(
   const inbound = direction(config, "inbound", deps);
   const outbound = direction(config, "outbound", deps);
   const controlServer = options.control ?? reservedControlServer;
-  const control = net.createServer((s) => controlServer.handleConnection(s));
+  const newControl = (): net.Server => net.createServer((s) => controlServer.handleConnection(s));
   const ref: { drainer?: Drainer } = {};
-  const admin = createAdminServer({
-    readiness,
-    metrics: deps.metrics,
-    log: deps.log,
-    shutdownEnabled: config.admin.shutdownEndpointEnabled,
-    draining: () => ref.drainer?.started ?? false,
-    shutdown: () => void ref.drainer?.drain(),
-  });
+  const newAdmin = (): http.Server =>
+    createAdminServer({
+      readiness,
+      metrics: deps.metrics,
+      log: deps.log,
+      shutdownEnabled: config.admin.shutdownEndpointEnabled,
+      draining: () => ref.drainer?.started ?? false,
+      shutdown: () => void ref.drainer?.drain(),
+    });
+  const [admin, admin6, control, control6] = [newAdmin(), newAdmin(), newControl(), newControl()];
   const parts: Parts = {
     listeners: [inbound.listener, outbound.listener, inbound.listener6, outbound.listener6],
     pools: [inbound.pool, outbound.pool],
     h2: [inbound.h2, outbound.h2],
-    admin,
-    control,
+    admins: [admin, admin6],
+    controls: [control, control6],
   };
   const d = new Drainer(parts, config.shutdownGracePeriodMs, deps.log);
   ref.drainer = d;
@@ -248,11 +251,14 @@ export async function startProxy(
       listen(admin, config.admin.listen.host, config.admin.listen.port),
       listen(control, config.control.listen.host, config.control.listen.port),
     ]);
-    const [in6, out6] = await Promise.all([
-      listenIpv6(inbound.listener6, inAddr, config.inbound.listen.port),
-      listenIpv6(outbound.listener6, outAddr, config.outbound.listen.port),
+    const v6 = await Promise.all([
+      listenIpv6(inbound.listener6.server, inAddr, config.inbound.listen.port),
+      listenIpv6(outbound.listener6.server, outAddr, config.outbound.listen.port),
+      listenIpv6(admin6, adminAddr, config.admin.listen.port),
+      listenIpv6(control6, controlAddr, config.control.listen.port),
     ]);
-    warnIfNoIpv6(deps.log, [in6, out6]);
+    const [in6, out6] = v6;
+    warnIfNoIpv6(deps.log, v6);
     warnIfNoInterception(config, deps);
     return {
       inbound: inAddr,
@@ -303,7 +309,7 @@ class Drainer {
     this.started = true;
     this.log.info("draining", { gracePeriodMs: this.graceMs });
     const p = this.parts;
-    p.control.close();
+    for (const c of p.controls) c.close();
     for (const l of p.listeners) l.drain();
     for (const pool of p.pools) pool.closeIdle();
     for (const h2 of p.h2) h2.closeAll();
@@ -314,7 +320,7 @@ class Drainer {
   close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     this.started = true;
-    this.parts.control.close();
+    for (const c of this.parts.controls) c.close();
     this.closing = this.finish();
     return this.closing;
   }
@@ -336,8 +342,12 @@ class Drainer {
     for (const l of p.listeners) l.destroyAll();
     for (const pool of p.pools) pool.destroyAll();
     for (const h2 of p.h2) h2.destroyAll();
-    p.admin.closeAllConnections();
-    await new Promise<void>((resolve) => p.admin.close(() => resolve()));
+    await Promise.all(
+      p.admins.map((admin) => {
+        admin.closeAllConnections();
+        return new Promise<void>((resolve) => admin.close(() => resolve()));
+      }),
+    );
     this.log.info("stopped");
     this.resolveDone();
   }

@@ -56,6 +56,13 @@ describe("IPv6 through both meshed proxies (netns, real ip6tables, uid 2102)", f
     );
   });
 
+  it("answers probes on the pod's IPv6 address (admin on [::]:4191 beside 0.0.0.0)", async () => {
+    const live = await fetchIn(pods.client, `http://[${pods.link.a6}]:4191/live`);
+    expect(live.status).to.equal(200);
+    const ready = await fetchIn(pods.client, `http://[${pods.link.a6}]:4191/ready`);
+    expect(ready.status).to.equal(200);
+  });
+
   it("IPv4 still goes through the same proxies", async () => {
     const r = await fetchIn(pods.client, `http://${pods.link.a}:8080/`);
     expect(r).to.deep.equal({ status: 200, body: `via ${pods.link.a}:8080` });
