@@ -40,9 +40,12 @@ export const DISCOVERY_BACKOFF: BackoffConfig = { minMs: 100, maxMs: 10_000, jit
  * own stream's backoff); keepalive pings close a connection whose peer vanished without a
  * FIN or RST, which no stream on it would otherwise notice; a failing channel resolves the
  * destination's name again after 5 s rather than grpc-js's 30 s (a Service made anew has a
- * new cluster IP).
+ * new cluster IP). Each channel has subchannels of its own: with grpc-js's shared pool, the
+ * channel that replaces a stuck one would reuse the stuck connection attempt (a SYN that a stale
+ * conntrack entry swallows is retransmitted for two minutes) instead of opening a new socket.
  */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc.use_local_subchannel_pool": 1,
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 1000,
   "grpc.dns_min_time_between_resolutions_ms": 5000,

@@ -38,7 +38,8 @@ export class H2Pool {
   constructor(private readonly env: H2Env) {}
 
   get(endpoint: Endpoint): PooledSession {
-    const key = endpointKey(endpoint);
+    // Keyed with the identity too: an endpoint that becomes meshed gets a new, mTLS session.
+    const key = `${endpointKey(endpoint)}|${this.env.tls.outbound.peerIdentity(endpoint) ?? ""}`;
     const cur = this.sessions.get(key);
     if (cur !== undefined && !cur.session.closed && !cur.session.destroyed) return cur;
     const pooled = this.connect(endpoint, key);
@@ -72,14 +73,16 @@ export class H2Pool {
     const tcp = env.metrics.tcp(
       env.direction,
       "dst",
-      key,
+      endpointKey(endpoint),
       outboundTlsLabels(env.tls, identity),
       socket,
     );
     let sockErr: Error | undefined;
     socket.on("error", (e) => (sockErr = e));
     socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));
-    const session = http2.connect(`http://${key}`, { createConnection: () => socket });
+    const session = http2.connect(`http://${endpointKey(endpoint)}`, {
+      createConnection: () => socket,
+    });
     const pooled: PooledSession = {
       session,
       error: undefined,

@@ -210,9 +210,15 @@ export class OutboundHttp {
     }
   }
 
+  /**
+   * The pool of `ep` as discovery currently describes it: an address first seen without an
+   * identity (its pod's event came after the EndpointSlice's) gets a new, mTLS pool once the
+   * identity arrives; the plaintext one idles out.
+   */
   private agent(ep: DiscoveredEndpoint): http.Agent {
-    let a = this.agents.get(ep.key);
-    if (!a) this.agents.set(ep.key, (a = this.newAgent(ep)));
+    const key = `${ep.key}|${ep.identity ?? ""}`;
+    let a = this.agents.get(key);
+    if (!a) this.agents.set(key, (a = this.newAgent(ep)));
     return a;
   }
 
