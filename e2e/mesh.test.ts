@@ -757,7 +757,7 @@ describe("the mesh's data plane on a real cluster (issues 5 and 6)", function ()
       async () => {
         await load({ url: url("retry", "/work"), count: 10, concurrency: 1, maxMs: 10_000 });
         const r = await promQuery(
-          `sum by (tls) (rate(response_total{namespace="${ns}",pod="${clientPod}",direction="outbound"}[2m]))`,
+          `sum by (tls) (rate(response_total{namespace="${ns}",pod="${clientPod}",direction="outbound",error=""}[2m]))`,
         );
         return r.length > 0 && r.some((x) => Number(x.value[1]) > 0) ? r : undefined;
       },
@@ -767,7 +767,8 @@ describe("the mesh's data plane on a real cluster (issues 5 and 6)", function ()
     console.log(
       `      client's outbound responses/s by tls: ${sent.map((x) => `${x.metric.tls}=${Number(x.value[1]).toFixed(2)}`).join(" ")}`,
     );
-    // Every service this client calls is meshed, so all of its requests went over mTLS.
+    // Every server this client reaches is meshed, so all of its answered requests went over mTLS
+    // (the proxy's own answers, e.g. the 504s of the timeout test, carry `error` and are left out).
     expect(sent.map((x) => x.metric.tls)).to.deep.equal(["true"]);
     const scraped = await promQuery(`count by (pod) (up{job="weft-proxy",namespace="${ns}"} == 1)`);
     const scrapedPods = scraped.map((x) => x.metric.pod);
@@ -890,12 +891,12 @@ describe("the mesh's data plane on a real cluster (issues 5 and 6)", function ()
   });
 
   it("(e) resolves new targets within 30 s once the destination is back", function () {
-    // Known bug, not yet fixed: after the destination Service had no endpoints, new lookups
-    // from a proxy sometimes keep failing (fail-fast 503) for a minute or more once it is back.
-    // The proxy's channel sat in SYN-SENT to the Service IP (a SYN dropped by a stale conntrack
-    // entry, retransmitted for ~2 min); proxy/discovery now replaces a channel stuck CONNECTING
-    // after 10 s, which made recovery take 1.5-8 s in most runs, but one run still took > 30 s.
-    console.log(`      measured: ${recoverySeconds.toFixed(1)} s; skipped until that bug is fixed`);
-    this.skip();
+    // Measured by the previous test; a proxy's destination channel reconnects at most 1 s apart,
+    // calls wait for it, and keepalive closes a connection gone silent (proxy/discovery).
+    if (Number.isNaN(recoverySeconds)) this.skip();
+    console.log(
+      `      new lookups resolved ${recoverySeconds.toFixed(1)} s after the destination was back`,
+    );
+    expect(recoverySeconds).to.be.at.most(30);
   });
 });

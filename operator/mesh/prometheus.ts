@@ -118,11 +118,13 @@ export function prometheusVolumes(): V1Volume[] {
 }
 
 /**
- * The share of the HTTP requests meshed pods sent (outbound, answered) over mTLS in the last two
- * minutes. Two minutes spans several 10 s scrapes, so one missed scrape does not blank it.
+ * The share of the HTTP requests meshed pods sent (outbound, answered by a server) over mTLS in
+ * the last two minutes. Answers the proxy made itself (`error` set: timeouts, no endpoint) never
+ * reached a peer, so they count neither way. Two minutes spans several 10 s scrapes, so one
+ * missed scrape does not blank it.
  */
 export const MTLS_SHARE_QUERY =
-  'sum(rate(response_total{direction="outbound",tls="true"}[2m])) / sum(rate(response_total{direction="outbound"}[2m]))';
+  'sum(rate(response_total{direction="outbound",error="",tls="true"}[2m])) / sum(rate(response_total{direction="outbound",error=""}[2m]))';
 
 interface QueryAnswer {
   status?: string;
