@@ -21,7 +21,8 @@ export interface DiscoveryOptions {
   /** A client to use instead of one made from `address` (tests). */
   client?: DestinationClient;
   /**
-   * How long the channel may stay CONNECTING before it is replaced by a new one, milliseconds
+   * How long the channel may stay connecting (CONNECTING or TRANSIENT_FAILURE) before it is
+   * replaced by a new one, milliseconds
    * (3000). A SYN sent while the destination Service had no endpoints can be dropped by a
    * stale conntrack entry, and the kernel then retransmits it on the same socket for minutes.
    */
@@ -236,10 +237,15 @@ export class Discovery {
     });
   }
 
-  /** Replaces a channel stuck CONNECTING: streams reopen on a new channel (a new socket). */
+  /**
+   * Replaces a channel stuck connecting: streams reopen on a new channel (a new socket). grpc-js
+   * reports a channel that failed once as TRANSIENT_FAILURE until it is READY again, even while
+   * it retries, so both states count as connecting.
+   */
   private checkConnecting(timeoutMs: number): void {
     const state = this.client.getChannel().getConnectivityState(false);
-    if (state !== grpc.connectivityState.CONNECTING) {
+    const { CONNECTING, TRANSIENT_FAILURE } = grpc.connectivityState;
+    if (state !== CONNECTING && state !== TRANSIENT_FAILURE) {
       this.connectingSince = undefined;
       return;
     }
