@@ -135,6 +135,16 @@ export interface ServiceState {
   service: ServiceModel | undefined;
   slices: Iterable<SliceModel>;
   pod: (namespace: string, name: string) => PodModel | undefined;
+  /** Whether the pod was deleted (the slice may still list it for a moment). */
+  podGone?: (namespace: string, name: string) => boolean;
+}
+
+/**
+ * A deleted pod the slice still lists: served, it would go out without its identity, and a
+ * meshed client would send it plaintext until the slice catches up.
+ */
+function deletedPod(state: ServiceState, ns: string, podName: string | undefined): boolean {
+  return podName !== undefined && state.podGone?.(ns, podName) === true;
 }
 
 /** The ready, non-terminating endpoints of a Service port (optionally one hostname of a headless Service). */
@@ -150,6 +160,7 @@ export function serviceEndpointSet(
   for (const slice of state.slices) {
     for (const ep of slice.endpoints) {
       if (!servable(ep, hostname)) continue;
+      if (deletedPod(state, slice.namespace, ep.podName)) continue;
       const pod = ep.podName ? state.pod(slice.namespace, ep.podName) : undefined;
       const target = targetPortFor(svc, port, slice, pod);
       if (target === undefined) continue;

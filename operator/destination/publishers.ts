@@ -252,6 +252,7 @@ export class EndpointsWatcher {
         service: s.service(target.namespace, target.service),
         slices: s.slices(target.namespace, target.service),
         pod: (ns: string, n: string) => s.pod(ns, n),
+        podGone: (ns: string, n: string) => s.podGone(ns, n),
       };
       return serviceEndpointSet(state, target.port, target.hostname, this.ctx);
     }
@@ -261,6 +262,7 @@ export class EndpointsWatcher {
         service: svc,
         slices: s.slices(svc.namespace, svc.name),
         pod: (ns: string, n: string) => s.pod(ns, n),
+        podGone: (ns: string, n: string) => s.podGone(ns, n),
       };
       return serviceEndpointSet(state, target.port, undefined, this.ctx);
     }

@@ -48,6 +48,8 @@ export class ClusterStore {
   readonly pods = new Map<string, PodModel>();
   private readonly podsByIp = new Map<string, string>();
   private readonly svcsByPod = new Map<string, Set<string>>();
+  /** Pods deleted recently, by key; a slice can list one for a moment after. */
+  private readonly deletedPods = new Set<string>();
   readonly profiles = new Map<string, ServiceProfileObject>();
 
   apply(event: ClusterEvent): Affected {
@@ -73,6 +75,10 @@ export class ClusterStore {
 
   pod(ns: string, name: string): PodModel | undefined {
     return this.pods.get(key(ns, name));
+  }
+
+  podGone(ns: string, name: string): boolean {
+    return this.deletedPods.has(key(ns, name));
   }
 
   podByIp(ip: string): PodModel | undefined {
@@ -156,8 +162,10 @@ export class ClusterStore {
     if (event.phase === "DELETED") {
       this.pods.delete(k);
       this.svcsByPod.delete(k);
+      this.rememberDeleted(k);
       return affected;
     }
+    this.deletedPods.delete(k);
     const pod = podFromObject(event.object);
     this.pods.set(k, pod);
     if (pod.ip && !pod.terminal) {
@@ -165,6 +173,14 @@ export class ClusterStore {
       affected.ips.add(pod.ip);
     }
     return affected;
+  }
+
+  /** Bounded: names of long-gone pods are forgotten oldest first (a Set keeps insertion order). */
+  private rememberDeleted(k: string): void {
+    this.deletedPods.add(k);
+    if (this.deletedPods.size > 10_000) {
+      this.deletedPods.delete(this.deletedPods.values().next().value as string);
+    }
   }
 
   private applyProfile(event: ClusterEvent): Affected {

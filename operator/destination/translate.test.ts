@@ -216,6 +216,33 @@ describe("destination translation", () => {
     expect(serviceEndpointSet(state, 5432, "db-1", ctx).addrs.size).to.equal(0);
   });
 
+  it("leaves out an endpoint whose pod was deleted, keeps one whose pod is not seen yet", () => {
+    const svc = serviceFromObject(serviceObject("shop", "web", [{ name: "http", port: 80 }]));
+    const slice = sliceFromObject(
+      sliceObject(
+        "shop",
+        "web-a",
+        "web",
+        [{ name: "http", port: 8080 }],
+        [
+          { ip: "10.0.0.1", pod: "web-gone" },
+          { ip: "10.0.0.2", pod: "web-new" },
+          { ip: "10.0.0.3" },
+        ],
+      ),
+    );
+    const state = {
+      service: svc,
+      slices: [slice],
+      pod: () => undefined,
+      podGone: (_ns: string, name: string) => name === "web-gone",
+    };
+    expect([...serviceEndpointSet(state, 80, undefined, ctx).addrs.keys()]).to.deep.equal([
+      "10.0.0.2:8080",
+      "10.0.0.3:8080",
+    ]);
+  });
+
   it("an unknown service is no_endpoints{exists:false}; a known empty one exists:true", () => {
     expect(
       snapshotUpdates(
