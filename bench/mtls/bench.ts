@@ -7,7 +7,6 @@
 //   node --require tsx/cjs bench/mtls/bench.ts
 // The control plane runs in this process; its token review accepts any token (a stand-in for
 // the API server's TokenReview, which a benchmark on loopback does not have).
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
@@ -21,7 +20,8 @@ import { startIdentityServer } from "../../operator/identity/server";
 import { DEFAULT_OPTIONS, startDestination } from "../../operator/destination/main";
 import { event, podObject, serviceObject, sliceObject } from "../../operator/destination/fixtures";
 import { FeedWatchSource } from "../../operator/destination/watch";
-import { backendNginx, portsFrom } from "../proxy/configs";
+import { backendNginx, haproxyHop, haproxyTlsHop, portsFrom, TLS_NAMES } from "../proxy/configs";
+import { makePki } from "../proxy/pki";
 import { vegeta, wrk, type Latency } from "../proxy/load";
 import { cpuUs, start, stop, type Proc } from "../proxy/procs";
 
@@ -189,105 +189,23 @@ function weftPair(cp: ControlPlane, dir: string, kind: "mtls" | "plain"): Proc[]
   return [outbound, inbound];
 }
 
-interface Pki {
-  ca: string;
-  server: string;
-  client: string;
-}
-
-/** An ECDSA P-256 CA with a server and a client certificate for HAProxy (openssl). */
-function haproxyPki(dir: string): Pki {
-  const o = (...args: string[]): void => void execFileSync("openssl", args, { stdio: "ignore" });
-  const f = (n: string): string => path.join(dir, n);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  o(
-    "req",
-    "-x509",
-    ...ec,
-    "-keyout",
-    f("ca.key"),
-    "-out",
-    f("ca.crt"),
-    "-days",
-    "2",
-    "-subj",
-    "/CN=bench-ca",
-  );
-  for (const name of ["server", "client"]) {
-    o(
-      "req",
-      ...ec,
-      "-keyout",
-      f(`${name}.key`),
-      "-out",
-      f(`${name}.csr`),
-      "-subj",
-      `/CN=${name}.bench`,
-    );
-    fs.writeFileSync(f(`${name}.ext`), `subjectAltName=DNS:${name}.bench\n`);
-    o(
-      "x509",
-      "-req",
-      "-in",
-      f(`${name}.csr`),
-      "-CA",
-      f("ca.crt"),
-      "-CAkey",
-      f("ca.key"),
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      f(`${name}.ext`),
-      "-out",
-      f(`${name}.crt`),
-    );
-    fs.writeFileSync(
-      f(`${name}.pem`),
-      fs.readFileSync(f(`${name}.crt`), "utf8") + fs.readFileSync(f(`${name}.key`), "utf8"),
-    );
-  }
-  return { ca: f("ca.crt"), server: f("server.pem"), client: f("client.pem") };
-}
-
-function haproxyConf(bind: string, server: string): string {
-  return `
-global
-  nbthread 1
-  maxconn 4096
-  tune.ssl.default-dh-param 2048
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse always
-frontend f
-  bind ${bind}
-  default_backend b
-backend b
-  server s ${server}
-`;
-}
-
-function haproxyPair(dir: string, pki: Pki | undefined): Proc[] {
-  const [outPort, inPort] = pki ? [P.hap.outTls, P.hap.inTls] : [P.hap.outPlain, P.hap.inPlain];
-  const inBind = pki
-    ? `127.0.0.1:${inPort} ssl crt ${pki.server} ca-file ${pki.ca} verify required alpn http/1.1`
-    : `127.0.0.1:${inPort}`;
-  const outServer = pki
-    ? `127.0.0.1:${inPort} ssl crt ${pki.client} ca-file ${pki.ca} verify required verifyhost server.bench sni str(server.bench) alpn http/1.1`
-    : `127.0.0.1:${inPort}`;
-  const procs: Proc[] = [];
-  for (const [name, conf] of [
-    [`hap-out${pki ? "-tls" : ""}`, haproxyConf(`127.0.0.1:${outPort}`, outServer)],
-    [`hap-in${pki ? "-tls" : ""}`, haproxyConf(inBind, `127.0.0.1:${P.app}`)],
-  ]) {
+/** An HAProxy pair, plaintext or with TLS 1.3 both ways (bench/proxy's configurations). */
+function haproxyPair(dir: string, withTls: boolean): Proc[] {
+  const [outPort, inPort] = withTls ? [P.hap.outTls, P.hap.inTls] : [P.hap.outPlain, P.hap.inPlain];
+  const confs: [string, string][] = withTls
+    ? [
+        ["hap-out-tls", haproxyTlsHop(dir, "out", outPort, inPort)],
+        ["hap-in-tls", haproxyTlsHop(dir, "in", inPort, P.app)],
+      ]
+    : [
+        ["hap-out", haproxyHop(outPort, inPort, false)],
+        ["hap-in", haproxyHop(inPort, P.app, false)],
+      ];
+  return confs.map(([name, conf]) => {
     const file = path.join(dir, `${name}.cfg`);
     fs.writeFileSync(file, conf);
-    procs.push(start(name, "haproxy", ["-db", "-f", file]));
-  }
-  return procs;
+    return start(name, "haproxy", ["-db", "-f", file]);
+  });
 }
 
 interface Row {
@@ -431,7 +349,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(dir, "backend.conf"), backendNginx(dir, portsFrom(BASE)));
   const app = start("backend", "nginx", ["-c", path.join(dir, "backend.conf"), "-e", "stderr"]);
   const cp = await controlPlane(dir);
-  const pki = haproxyPki(dir);
+  makePki(dir, [TLS_NAMES.haproxyOut, TLS_NAMES.haproxyIn]);
   const rows: Row[] = [];
   const hs: Handshakes[] = [];
   let conns = { tlsConns: 0, requests: 0 };
@@ -474,7 +392,7 @@ async function main(): Promise<void> {
       }
     }
     for (const withTls of [false, true]) {
-      const procs = haproxyPair(dir, withTls ? pki : undefined);
+      const procs = haproxyPair(dir, withTls);
       try {
         const out = withTls ? P.hap.outTls : P.hap.outPlain;
         await waitListening("127.0.0.1", out);
@@ -485,10 +403,10 @@ async function main(): Promise<void> {
               tls.connect({
                 host: "127.0.0.1",
                 port: P.hap.inTls,
-                servername: "server.bench",
-                cert: fs.readFileSync(pki.client),
-                key: fs.readFileSync(pki.client),
-                ca: fs.readFileSync(pki.ca),
+                servername: TLS_NAMES.haproxyIn,
+                cert: fs.readFileSync(path.join(dir, `${TLS_NAMES.haproxyOut}.pem`)),
+                key: fs.readFileSync(path.join(dir, `${TLS_NAMES.haproxyOut}.pem`)),
+                ca: fs.readFileSync(path.join(dir, "ca.crt")),
                 ALPNProtocols: ["http/1.1"],
                 minVersion: "TLSv1.3",
               }),
