@@ -49,7 +49,12 @@ const fullMesh: Required<Omit<Mesh, "metadata">> & Pick<Mesh, "metadata"> = {
       tap: { enabled: true, replicas: 1 },
       api: { enabled: true, replicas: 1 },
       web: { enabled: false, replicas: 1 },
-      prometheus: { enabled: false, replicas: 1, externalURL: "http://prom:9090" },
+      prometheus: {
+        enabled: false,
+        replicas: 1,
+        image: "docker.io/weft/prometheus:2.42.0",
+        externalURL: "http://prom:9090",
+      },
       heartbeat: { enabled: true, url: "https://example.invalid/hb" },
     },
     excludedNamespaces: ["legacy"],
