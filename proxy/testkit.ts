@@ -8,6 +8,8 @@ import { Readiness } from "./admin/readiness";
 import { loadConfig, type Env } from "./config";
 import { unavailable } from "./interception";
 import { startProxy, type ProxyOptions, type RunningProxy } from "./proxy";
+import { discoveryStack, type DiscoveryStack, type StackOptions } from "./routes/stack";
+import type { ProxyConfig } from "./config";
 
 export interface TestProxyOptions {
   /** Port on 127.0.0.1 that both listeners forward to. */
@@ -134,4 +136,25 @@ export function wsReadFrame(buf: Buffer): { payload: Buffer; size: number } | un
   const payload = Buffer.from(buf.subarray(at, at + len));
   if (masked) for (let i = 0; i < len; i++) payload[i] ^= buf[keyAt + (i % 4)];
   return { payload, size: at + len };
+}
+
+/**
+ * A loopback proxy whose outbound goes through discovery and the route layers, as `weft-proxy`
+ * wires them when WEFT_PROXY_DESTINATION_SVC_ADDR is set (it must be, in `config`).
+ */
+export async function startDiscoveryProxy(
+  config: ProxyConfig,
+  opts: StackOptions,
+): Promise<{ proxy: RunningProxy; stack: DiscoveryStack }> {
+  const stack = discoveryStack(config, opts);
+  if (!stack) throw new Error("startDiscoveryProxy: set WEFT_PROXY_DESTINATION_SVC_ADDR");
+  const proxy = await startProxy(config, {
+    tls: opts.tls,
+    metrics: opts.metrics,
+    resolver: stack.resolver,
+    outboundHttp1: stack.outboundHttp1,
+    readiness: new Readiness(),
+    interception: unavailable("loopback test"),
+  });
+  return { proxy, stack };
 }

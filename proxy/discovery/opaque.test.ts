@@ -10,13 +10,11 @@ import {
   type RunningDestination,
 } from "../../operator/destination/main";
 import { FeedWatchSource } from "../../operator/destination/watch";
-import { Readiness } from "../admin/readiness";
 import { loadConfig } from "../config";
-import { unavailable } from "../interception";
 import { ProxyMetrics } from "../metrics/metrics";
-import { startProxy, type RunningProxy } from "../proxy";
-import { discoveryStack, type DiscoveryStack } from "../routes/stack";
-import { closeServer, listenOn, testEnv } from "../testkit";
+import type { RunningProxy } from "../proxy";
+import type { DiscoveryStack } from "../routes/stack";
+import { closeServer, listenOn, startDiscoveryProxy, testEnv } from "../testkit";
 import { noTls } from "../tls/seam";
 
 interface TcpBackend {
@@ -107,15 +105,7 @@ describe("opaque TCP balanced through discovery (loopback, real destination)", f
     );
     const metrics = new ProxyMetrics();
     const tls = noTls(true);
-    const stack = discoveryStack(config, { tls, metrics })!;
-    const proxy = await startProxy(config, {
-      tls,
-      metrics,
-      resolver: stack.resolver,
-      readiness: new Readiness(),
-      interception: unavailable("loopback test"),
-    });
-    return { proxy, stack };
+    return startDiscoveryProxy(config, { tls, metrics });
   }
 
   it("spreads long-lived connections over the endpoints by open connections", async () => {

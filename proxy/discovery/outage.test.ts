@@ -11,13 +11,11 @@ import {
   type RunningDestination,
 } from "../../operator/destination/main";
 import { FeedWatchSource } from "../../operator/destination/watch";
-import { Readiness } from "../admin/readiness";
 import { loadConfig } from "../config";
-import { unavailable } from "../interception";
 import { ProxyMetrics } from "../metrics/metrics";
-import { startProxy, type RunningProxy } from "../proxy";
-import { discoveryStack, type DiscoveryStack } from "../routes/stack";
-import { closeServer, listenOn, testEnv } from "../testkit";
+import type { RunningProxy } from "../proxy";
+import type { DiscoveryStack } from "../routes/stack";
+import { closeServer, listenOn, startDiscoveryProxy, testEnv } from "../testkit";
 import { noTls } from "../tls/seam";
 
 const NAMES = ["known", "during", "after", "later"];
@@ -84,15 +82,7 @@ describe("destination outage (loopback, destination stopped and restarted)", fun
     );
     const metrics = new ProxyMetrics();
     const tls = noTls(true);
-    stack = discoveryStack(config, { tls, metrics })!;
-    proxy = await startProxy(config, {
-      tls,
-      metrics,
-      resolver: stack.resolver,
-      outboundHttp1: stack.outboundHttp1,
-      readiness: new Readiness(),
-      interception: unavailable("loopback test"),
-    });
+    ({ proxy, stack } = await startDiscoveryProxy(config, { tls, metrics }));
   });
 
   after(async () => {

@@ -17,14 +17,12 @@ import {
 } from "../../operator/destination/main";
 import { FeedWatchSource } from "../../operator/destination/watch";
 import type { ServiceProfileSpec } from "../../crds/types";
-import { Readiness } from "../admin/readiness";
 import { loadConfig } from "../config";
-import { unavailable } from "../interception";
 import { ProxyMetrics } from "../metrics/metrics";
-import { startProxy, type RunningProxy } from "../proxy";
-import { testEnv } from "../testkit";
+import type { RunningProxy } from "../proxy";
+import { startDiscoveryProxy, testEnv } from "../testkit";
 import { noTls } from "../tls/seam";
-import { discoveryStack, type DiscoveryStack } from "./stack";
+import type { DiscoveryStack } from "./stack";
 
 const raw = (b: Buffer): Buffer => b;
 const unaryMethod = (path: string) => ({
@@ -149,15 +147,11 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
     );
     const metrics = new ProxyMetrics();
     const tls = noTls(true);
-    stack = discoveryStack(config, { tls, metrics, http: { balancer: { failfastMs: 500 } } })!;
-    proxy = await startProxy(config, {
+    ({ proxy, stack } = await startDiscoveryProxy(config, {
       tls,
       metrics,
-      resolver: stack.resolver,
-      outboundHttp1: stack.outboundHttp1,
-      readiness: new Readiness(),
-      interception: unavailable("loopback test"),
-    });
+      http: { balancer: { failfastMs: 500 } },
+    }));
   });
 
   after(async () => {
@@ -461,14 +455,7 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
       );
       const tls = noTls(true);
       const metrics = new ProxyMetrics();
-      const own = discoveryStack(config, { tls, metrics })!;
-      const direct = await startProxy(config, {
-        tls,
-        metrics,
-        resolver: own.resolver,
-        readiness: new Readiness(),
-        interception: unavailable("loopback test"),
-      });
+      const { proxy: direct, stack: own } = await startDiscoveryProxy(config, { tls, metrics });
       try {
         const session = http2.connect(`http://127.0.0.1:${direct.outbound.port}`);
         const status = await new Promise<number>((resolve, reject) => {

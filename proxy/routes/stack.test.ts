@@ -23,11 +23,11 @@ import { loadConfig, type Env } from "../config";
 import { unavailable } from "../interception";
 import { ProxyMetrics } from "../metrics/metrics";
 import { startProxy, type RunningProxy } from "../proxy";
-import { closeServer, listenOn, rawExchange, testEnv } from "../testkit";
+import { closeServer, listenOn, rawExchange, startDiscoveryProxy, testEnv } from "../testkit";
 import { MtlsCredentials, mtlsOriginator, mtlsTerminator } from "../tls/mtls";
 import { noTls, type TlsSeam } from "../tls/seam";
 import { testCa, type TestCa } from "../tls/test-pki";
-import { discoveryStack, type DiscoveryStack } from "./stack";
+import type { DiscoveryStack } from "./stack";
 
 const CLI = "cli.shop.serviceaccount.identity.weft-system.cluster.local";
 const SRV = "srv.shop.serviceaccount.identity.weft-system.cluster.local";
@@ -134,15 +134,11 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
     const config = loadConfig(testEnv(80, env));
     const metrics = new ProxyMetrics();
     const tls = await seamFor(ca, CLI);
-    stack = discoveryStack(config, { tls, metrics, http: { balancer: { failfastMs: 300 } } })!;
-    proxy = await startProxy(config, {
+    ({ proxy, stack } = await startDiscoveryProxy(config, {
       tls,
       metrics,
-      resolver: stack.resolver,
-      outboundHttp1: stack.outboundHttp1,
-      readiness: new Readiness(),
-      interception: unavailable("loopback test"),
-    });
+      http: { balancer: { failfastMs: 300 } },
+    }));
   });
 
   after(async () => {
@@ -356,14 +352,7 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
     );
     const tls = await seamFor(ca, CLI);
     const metrics = new ProxyMetrics();
-    const own = discoveryStack(config, { tls, metrics })!;
-    const client = await startProxy(config, {
-      tls,
-      metrics,
-      resolver: own.resolver,
-      readiness: new Readiness(),
-      interception: unavailable("loopback test"),
-    });
+    const { proxy: client, stack: own } = await startDiscoveryProxy(config, { tls, metrics });
     try {
       const text = await rawExchange(client.outbound.port, "ping", (t) => t.includes("echo:"));
       expect(text).to.equal("echo:ping");
