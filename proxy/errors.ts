@@ -7,6 +7,8 @@ export type ProxyErrorCode =
   | "WEFT_ERR_UPSTREAM_RESET"
   | "WEFT_ERR_UPSTREAM_CLOSED"
   | "WEFT_ERR_NO_ROUTE"
+  | "WEFT_ERR_FAILFAST"
+  | "WEFT_ERR_LOADSHED"
   | "WEFT_ERR_DRAINING"
   | "WEFT_ERR_RESPONSE_TIMEOUT"
   | "WEFT_ERR_BAD_REQUEST"
@@ -51,6 +53,18 @@ const KINDS: Readonly<Record<ProxyErrorCode, ErrorKind>> = {
     reason: "no route to the destination",
     grpcStatus: 14,
     label: "unroutable",
+  },
+  WEFT_ERR_FAILFAST: {
+    status: 503,
+    reason: "service unavailable",
+    grpcStatus: 14,
+    label: "failfast",
+  },
+  WEFT_ERR_LOADSHED: {
+    status: 503,
+    reason: "service unavailable",
+    grpcStatus: 14,
+    label: "loadshed",
   },
   WEFT_ERR_DRAINING: {
     status: 503,

@@ -7,7 +7,8 @@ import * as net from "node:net";
 import type { DirectionConfig } from "./config";
 import { detectProtocol, type Detected } from "./detect/detect";
 import { ProxyError, errnoOf } from "./errors";
-import { Http1Connection, type Http1Env, type RequestResolver } from "./http1/connection";
+import { Http1Connection, type Http1Env } from "./http1/connection";
+import { resolverRouter, type RequestResolver, type RequestRouter } from "./http1/exchange";
 import { serveH2, type H2Pool } from "./http2/proxy";
 import type { Interception, OriginalDst } from "./interception";
 import type { Logger } from "./log";
@@ -33,12 +34,12 @@ export interface ListenerEnv {
   readonly resolvePerRequest: boolean;
   /** Inbound ports where connections without a verified client identity are refused. */
   readonly requireIdentity: ReadonlySet<number>;
-  /** Serves detected HTTP/1 connections instead of the built-in forwarder (per-request routing). */
-  readonly http1Handler?: Http1Handler;
+  /** Outbound HTTP/1 through a route layer: the router of connections to one original destination. */
+  readonly http1Router?: Http1Routes;
 }
 
-/** Takes over a detected HTTP/1 connection: the socket, the bytes detection read, the target. */
-export type Http1Handler = (socket: net.Socket, initial: Buffer, dst: OriginalDst) => void;
+/** The route layer of HTTP/1 connections to `dst` (profiles, timeouts, retries, balancing per request). */
+export type Http1Routes = (dst: OriginalDst) => RequestRouter;
 
 interface Tracked {
   drain(): void;
@@ -282,10 +283,24 @@ export class Listener {
     tls: TlsLabels,
   ): void {
     const env = this.env;
-    if (env.http1Handler !== undefined && t.dst !== undefined) {
-      env.http1Handler(t.socket, d.initial, t.dst);
-      return;
-    }
+    const conn =
+      env.http1Router !== undefined && t.dst !== undefined
+        ? new Http1Connection(t.socket, env.h1, ep, null, env.http1Router(t.dst))
+        : this.http1Connection(t, ep, targetAddr, tls);
+    if (env.direction === "inbound") conn.inbound = { clientId: tls.client_id };
+    t.drain = () => conn.drain();
+    conn.start(d.initial);
+    if (this.draining) conn.drain();
+  }
+
+  /** Requests counted by this connection's target; resolved per request, or once per connection. */
+  private http1Connection(
+    t: Tracked,
+    ep: Endpoint | ProxyError,
+    targetAddr: string,
+    tls: TlsLabels,
+  ): Http1Connection {
+    const env = this.env;
     const perRequest = this.perRequest(t);
     const scope = env.metrics.http(
       env.direction,
@@ -293,11 +308,8 @@ export class Listener {
       tls,
       perRequest ? undefined : endpointLabels(ep),
     );
-    const conn = new Http1Connection(t.socket, env.h1, ep, scope, perRequest);
-    if (env.direction === "inbound") conn.inbound = { clientId: tls.client_id };
-    t.drain = () => conn.drain();
-    conn.start(d.initial);
-    if (this.draining) conn.drain();
+    const router = perRequest === undefined ? undefined : resolverRouter(perRequest);
+    return new Http1Connection(t.socket, env.h1, ep, scope, router);
   }
 
   private serveHttp2(

@@ -216,38 +216,6 @@ describe("per-request resolution with a plugged-in resolver", function () {
   });
 });
 
-describe("outbound HTTP/1 handler seam", function () {
-  this.timeout(10_000);
-
-  it("hands detected outbound HTTP/1 connections, first bytes and target to the handler", async () => {
-    const seen: { initial: string; dst: { address: string; port: number } }[] = [];
-    const proxy = await startTestProxy({
-      targetPort: 4567,
-      options: {
-        outboundHttp1: (socket, initial, dst) => {
-          seen.push({
-            initial: initial.toString("latin1"),
-            dst: { address: dst.address, port: dst.port },
-          });
-          socket.end("HTTP/1.1 200 OK\r\ncontent-length: 7\r\nconnection: close\r\n\r\nhandled");
-        },
-      },
-    });
-    try {
-      const reply = await rawExchange(
-        proxy.outbound.port,
-        "GET /routed HTTP/1.1\r\nHost: web\r\n\r\n",
-      );
-      expect(reply.endsWith("handled")).to.equal(true);
-      expect(seen).to.have.length(1);
-      expect(seen[0].initial.startsWith("GET /routed HTTP/1.1\r\n")).to.equal(true);
-      expect(seen[0].dst).to.deep.equal({ address: "127.0.0.1", port: 4567 });
-    } finally {
-      await proxy.close();
-    }
-  });
-});
-
 describe("metrics after traffic", function () {
   this.timeout(10_000);
 

@@ -9,7 +9,7 @@ import { formatHostPort, type ProxyConfig } from "./config";
 import { Http1Pool } from "./http1/pool";
 import { H2Pool } from "./http2/proxy";
 import { loadInterception, type Interception } from "./interception";
-import { Listener, type Http1Handler, type ListenerEnv } from "./listener";
+import { Listener, type Http1Routes, type ListenerEnv } from "./listener";
 import { Logger } from "./log";
 import { ProxyMetrics, type Direction } from "./metrics/metrics";
 import { OriginalDestinationResolver, type Resolver } from "./route/resolver";
@@ -43,11 +43,10 @@ export interface ProxyOptions {
    */
   readonly resolvePerRequest?: boolean;
   /**
-   * Serves detected outbound HTTP/1 connections (with the bytes detection read and the original
-   * destination) instead of the built-in forwarder: the seam for route-aware handling (profiles,
-   * retries, timeouts). Inbound keeps the built-in forwarder.
+   * The route layer of outbound HTTP/1 (profiles, retries, timeouts, balancing per request):
+   * the engine asks it, per request, where each attempt goes. Inbound goes to the app as is.
    */
-  readonly outboundHttp1?: Http1Handler;
+  readonly outboundHttp1?: Http1Routes;
 }
 
 export interface RunningProxy {
@@ -179,7 +178,7 @@ function direction(
     opaque: common,
     // Inbound requests all go to the app on loopback: resolving each would only add a wait.
     resolvePerRequest: d === "outbound" && deps.resolvePerRequest,
-    http1Handler: d === "outbound" ? deps.outboundHttp1 : undefined,
+    http1Router: d === "outbound" ? deps.outboundHttp1 : undefined,
     requireIdentity: d === "inbound" ? config.inboundPortsRequireIdentity : new Set<number>(),
   };
   // Same pools and layers; only the socket differs (listened on by listenIpv6).
@@ -195,7 +194,7 @@ interface Deps {
   readonly maxHeadBytes: number;
   readonly http1MaxConnecting: number;
   readonly resolvePerRequest: boolean;
-  readonly outboundHttp1: Http1Handler | undefined;
+  readonly outboundHttp1: Http1Routes | undefined;
 }
 
 function makeDeps(config: ProxyConfig, options: ProxyOptions): Deps {

@@ -12,6 +12,7 @@ import { endpointKey, type Endpoint } from "../route/resolver";
 import { tunnel } from "../tcp/pipe";
 import { BodyFramer, requestFraming, responseFraming } from "./body";
 import { clientIdRewriteNeeded, withClientId, type InboundPeer } from "./client-id";
+import type { Attempt, Exchange, RequestRouter } from "./exchange";
 import { HeadError, HeadReader, parseHead, type Head } from "./head";
 import {
   clientKeepAlive,
@@ -22,8 +23,10 @@ import {
 } from "./hop";
 import type { Http1Pool, Upstream, UpstreamOwner } from "./pool";
 
-/** Resolves one request's endpoint by its authority (discovery and balancing per request). */
-export type RequestResolver = (authority: string) => Promise<Endpoint | ProxyError>;
+export type { RequestResolver, RequestRouter } from "./exchange";
+
+/** Request bodies up to this size are kept while they are sent, so a failed attempt can be sent again. */
+export const REPLAY_LIMIT = 64 * 1024;
 
 export interface Http1Env {
   readonly pool: Http1Pool;
@@ -76,6 +79,15 @@ export class Http1Connection implements UpstreamOwner {
   private keepAlive = true;
   private draining = false;
   private route: RouteMetrics | null = null;
+  /** The route layer's exchange of the current request, until its response head is forwarded. */
+  private exchange: Exchange | null = null;
+  /** Bumped when a request's pending route or attempt lookups no longer matter. */
+  private generation = 0;
+  private attempts = 0;
+  /** The body bytes sent so far, while they fit in REPLAY_LIMIT (null: not kept). */
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  private deadline: NodeJS.Timeout | null = null;
   private startedAt = 0;
   private readonly onData = (chunk: Buffer): void => this.onClientData(chunk);
   /** Inbound only: the peer whose identity requests carry as l5d-client-id. */
@@ -87,8 +99,9 @@ export class Http1Connection implements UpstreamOwner {
     readonly socket: Socket,
     private readonly env: Http1Env,
     private endpoint: Endpoint | ProxyError,
-    private readonly scope: HttpScope,
-    private readonly perRequest?: RequestResolver,
+    /** Null when the router records request metrics itself (by the endpoint each one reached). */
+    private readonly scope: HttpScope | null,
+    private readonly router?: RequestRouter,
   ) {
     this.key = endpoint instanceof ProxyError ? "" : endpointKey(endpoint);
     this.reqReader = new HeadReader(env.maxHeadBytes);
@@ -171,13 +184,15 @@ export class Http1Connection implements UpstreamOwner {
   private startExchange(head: Head, whole: Buffer, end: number): void {
     this.req = head;
     this.keepAlive = clientKeepAlive(head) && !this.draining;
-    this.route = this.scope.route(head.host);
-    this.route.request();
+    if (this.scope !== null) {
+      this.route = this.scope.route(head.host);
+      this.route.request();
+    }
     this.startedAt = performance.now();
     this.reqBody.reset(requestFraming(head), head.contentLength);
     this.reqState = this.reqBody.done ? REQ_DONE : REQ_BODY;
     this.resState = RES_HEAD;
-    if (this.perRequest !== undefined) this.resolveThenSend(head, whole, end, this.perRequest);
+    if (this.router !== undefined) this.routeThenSend(head, whole, end, this.router);
     else this.dispatchRequest(head, whole, end);
   }
 
@@ -186,20 +201,79 @@ export class Http1Connection implements UpstreamOwner {
     else this.sendRequest(head, this.endpoint, whole, end);
   }
 
-  /** Holds the request (client paused) while its endpoint is resolved, then sends it. */
-  private resolveThenSend(head: Head, whole: Buffer, end: number, resolve: RequestResolver): void {
+  /** Holds the request (client paused) while the route layer picks its endpoint, then sends it. */
+  private routeThenSend(head: Head, whole: Buffer, end: number, router: RequestRouter): void {
     const headBytes = whole.subarray(0, end);
     if (end < whole.length) this.stash(whole.subarray(end));
     else this.socket.pause();
-    resolve(head.host).then(
-      (ep) => this.onResolved(head, headBytes, ep),
+    this.replay = [];
+    this.replayBytes = 0;
+    this.attempts = 0;
+    const generation = ++this.generation;
+    router(head).then(
+      (x) => this.onRouted(generation, head, headBytes, x),
       (err: unknown) =>
-        this.onResolved(head, headBytes, new ProxyError("WEFT_ERR_NO_ROUTE", String(err))),
+        this.onRouted(
+          generation,
+          head,
+          headBytes,
+          new ProxyError("WEFT_ERR_NO_ROUTE", String(err)),
+        ),
     );
   }
 
-  private onResolved(head: Head, headBytes: Buffer, ep: Endpoint | ProxyError): void {
-    if (this.reqState === CLOSED || this.socket.destroyed) return;
+  private current(generation: number): boolean {
+    return generation === this.generation && this.reqState !== CLOSED && !this.socket.destroyed;
+  }
+
+  private onRouted(
+    generation: number,
+    head: Head,
+    headBytes: Buffer,
+    x: Exchange | ProxyError,
+  ): void {
+    if (!this.current(generation)) {
+      if (!(x instanceof ProxyError)) x.failed(undefined);
+      return;
+    }
+    if (x instanceof ProxyError) return this.onFirstAttempt(head, headBytes, x);
+    this.exchange = x;
+    if (x.timeoutMs !== undefined) {
+      const left = Math.max(0, x.timeoutMs - (performance.now() - this.startedAt));
+      this.deadline = setTimeout(() => this.onDeadline(x.timeoutMs as number), left);
+    }
+    this.nextAttempt(generation, x, head, headBytes);
+  }
+
+  private nextAttempt(generation: number, x: Exchange, head: Head, headBytes: Buffer): void {
+    x.next().then(
+      (a) => this.onAttempt(generation, head, headBytes, a),
+      (err: unknown) =>
+        this.onAttempt(
+          generation,
+          head,
+          headBytes,
+          new ProxyError("WEFT_ERR_NO_ROUTE", String(err)),
+        ),
+    );
+  }
+
+  private onAttempt(
+    generation: number,
+    head: Head,
+    headBytes: Buffer,
+    a: Attempt | ProxyError,
+  ): void {
+    if (!this.current(generation)) return;
+    if (a instanceof ProxyError) return this.failExchange(a);
+    this.endpoint = a.endpoint;
+    this.key = a.key;
+    if (this.attempts++ === 0) this.onFirstAttempt(head, headBytes, a.endpoint);
+    else this.resendTo(a.endpoint);
+  }
+
+  /** The first attempt sends the head with whatever body bytes arrived meanwhile. */
+  private onFirstAttempt(head: Head, headBytes: Buffer, ep: Endpoint | ProxyError): void {
     if (ep !== this.endpoint) this.key = ep instanceof ProxyError ? "" : endpointKey(ep);
     this.endpoint = ep;
     const rest = this.pending;
@@ -207,6 +281,75 @@ export class Http1Connection implements UpstreamOwner {
     const whole = rest === null ? headBytes : Buffer.concat([headBytes, rest]);
     this.dispatchRequest(head, whole, headBytes.length);
     if (this.reqState === REQ_BODY) this.socket.resume();
+  }
+
+  /** Another attempt: the head and the body kept so far go to a connection to `ep`. */
+  private resendTo(ep: Endpoint): void {
+    const up = this.env.pool.acquire(ep, this, this.key);
+    if (up === undefined)
+      this.park({ whole: Buffer.alloc(0), end: 0, verbatim: false, retry: true });
+    else this.resend(up);
+  }
+
+  private resend(up: Upstream): void {
+    this.upstream = up;
+    up.write(this.sentHead);
+    for (const chunk of this.replay ?? []) up.write(chunk);
+  }
+
+  /** The route's deadline passed before a response head: the client gets a 504. */
+  private onDeadline(timeoutMs: number): void {
+    this.deadline = null;
+    if (this.resState !== RES_HEAD || this.exchange === null) return;
+    this.generation++;
+    if (this.parked !== null) {
+      this.parked = null;
+      this.env.pool.cancel(this, this.key);
+    }
+    const up = this.upstream;
+    this.upstream = null;
+    if (up !== null) up.destroy();
+    this.resReader.take(0);
+    this.failExchange(
+      new ProxyError(
+        "WEFT_ERR_RESPONSE_TIMEOUT",
+        `no response head within the route's ${timeoutMs} ms`,
+      ),
+    );
+  }
+
+  private failExchange(err: ProxyError): void {
+    this.exchange?.failed(err);
+    this.endExchange();
+    this.respondError(err);
+  }
+
+  /** The route layer is done with the request (its response head is forwarded, or it failed). */
+  private endExchange(): void {
+    this.exchange = null;
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  /** Whether the request can be sent again: its body so far is kept (and, for `whole`, complete). */
+  private replayable(whole: boolean): boolean {
+    return this.replay !== null && (!whole || this.reqState === REQ_DONE);
+  }
+
+  /** Keeps body bytes for a later attempt; past REPLAY_LIMIT the request is no longer replayable. */
+  private keep(chunk: Buffer): void {
+    const replay = this.replay as Buffer[];
+    this.replayBytes += chunk.length;
+    if (this.replayBytes > REPLAY_LIMIT) this.replay = null;
+    else replay.push(chunk);
+  }
+
+  /** Sends the request again (client paused meanwhile) after the route layer asked for a retry. */
+  private retryAttempt(): void {
+    const x = this.exchange as Exchange;
+    if (this.reqState === REQ_BODY) this.socket.pause();
+    this.resReader.take(0);
+    this.nextAttempt(this.generation, x, this.req as Head, Buffer.alloc(0));
   }
 
   private sendRequest(head: Head, endpoint: Endpoint, whole: Buffer, end: number): void {
@@ -240,8 +383,9 @@ export class Http1Connection implements UpstreamOwner {
       return;
     }
     if (p.retry) {
-      this.upstream = up;
-      up.write(this.sentHead);
+      this.resend(up);
+      if (p.whole.length > 0) this.forwardRequestBody(p.whole, 0);
+      if (this.reqState === REQ_BODY) this.socket.resume();
       return;
     }
     this.sendOn(up, p.whole, p.end, p.verbatim);
@@ -257,13 +401,16 @@ export class Http1Connection implements UpstreamOwner {
   private forwardRequestBody(chunk: Buffer, offset: number, from = offset): void {
     const stop = this.bodyEnd(this.reqBody, chunk, offset);
     if (stop < 0) return;
-    if (stop > from && this.upstream !== null) {
-      if (!this.upstream.write(slice(chunk, from, stop))) this.socket.pause();
-    }
+    if (this.replay !== null && stop > offset) this.keep(slice(chunk, offset, stop));
+    if (stop > from) this.sendBody(slice(chunk, from, stop));
     if (!this.reqBody.done) return;
     this.reqState = REQ_DONE;
     if (stop < chunk.length) this.stash(chunk.subarray(stop));
     if (this.resState === RES_DONE) this.finishExchange();
+  }
+
+  private sendBody(bytes: Buffer): void {
+    if (this.upstream !== null && !this.upstream.write(bytes)) this.socket.pause();
   }
 
   /** Bytes after a complete request (pipelining): held until the response is done. */
@@ -301,7 +448,23 @@ export class Http1Connection implements UpstreamOwner {
     this.startResponse(head, whole, end);
   }
 
+  /** With a route layer: true when it discards this response and tries the request again. */
+  private retriesResponse(head: Head): boolean {
+    const x = this.exchange;
+    if (x === null) return false;
+    if (!x.retryResponse(head.status, this.replayable(true))) {
+      this.endExchange();
+      return false;
+    }
+    // The failed attempt's body is not read: its connection is closed instead.
+    this.upstream?.destroy();
+    this.upstream = null;
+    this.retryAttempt();
+    return true;
+  }
+
   private startResponse(head: Head, whole: Buffer, end: number): void {
+    if (this.retriesResponse(head)) return;
     const req = this.req as Head;
     const framing = responseFraming(req.method, head, wantsUpgrade(req));
     this.res = head;
@@ -362,6 +525,7 @@ export class Http1Connection implements UpstreamOwner {
     this.req = null;
     this.res = null;
     this.resState = RES_NONE;
+    this.replay = null;
     if (!this.keepAlive) {
       this.close();
       return;
@@ -404,7 +568,11 @@ export class Http1Connection implements UpstreamOwner {
       this.retry();
       return;
     }
-    this.respondError(upstreamError(err));
+    const x = this.exchange;
+    if (x === null) return this.respondError(upstreamError(err));
+    if (x.retryError(err, up !== null && up.connected, this.replayable(false)))
+      return this.retryAttempt();
+    this.failExchange(upstreamError(err));
   }
 
   /** A pooled connection closed by the server just as it was reused: safe to send again once. */
@@ -472,6 +640,8 @@ export class Http1Connection implements UpstreamOwner {
 
   private onClientClose(): void {
     this.reqState = CLOSED;
+    this.exchange?.failed(undefined);
+    this.endExchange();
     if (this.parked !== null) {
       this.parked = null;
       this.env.pool.cancel(this, this.key);

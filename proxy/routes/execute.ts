@@ -88,7 +88,7 @@ const BALANCE_ERROR_LABELS: Readonly<Record<string, string>> = {
 const GRPC_DEADLINE = 4;
 const GRPC_UNAVAILABLE = 14;
 
-function outcomeOf(route: CompiledRoute, res: FinalOutcome): ResponseOutcome {
+export function outcomeOf(route: CompiledRoute, res: FinalOutcome): ResponseOutcome {
   const error = res.error ?? "";
   return { status: res.status, failure: error !== "" || route.isFailure(res), error };
 }
@@ -152,7 +152,31 @@ async function attemptOnce<R extends AttemptResponse>(
   return { res, error, outcome };
 }
 
-/** Whether a failed attempt is retried: retryable route, replayable body, retries left, budget. */
+/** What deciding on a retry needs. */
+export interface RetryContext {
+  route: CompiledRoute;
+  budget: RetryBudget;
+  metrics: RouteScope;
+}
+
+/**
+ * Whether a failed attempt is retried: retryable route, replayable body, retries left, budget
+ * (withdrawn here; a refusal for lack of budget is counted).
+ */
+export function retryAllowed(
+  ctx: RetryContext,
+  outcome: ResponseOutcome,
+  retries: number,
+  replayable: boolean,
+  now: number,
+): boolean {
+  if (!outcome.failure || !ctx.route.isRetryable || retries >= MAX_RETRIES || !replayable)
+    return false;
+  if (ctx.budget.withdraw(now)) return true;
+  ctx.metrics.noBudget();
+  return false;
+}
+
 function mayRetry<R extends AttemptResponse>(
   ctx: RouteContext<R>,
   outcome: ResponseOutcome,
@@ -161,9 +185,7 @@ function mayRetry<R extends AttemptResponse>(
   if (!outcome.failure || !ctx.route.isRetryable || retries >= MAX_RETRIES || !ctx.replayable())
     return false;
   const now = ctx.now ?? (() => performance.now());
-  if (ctx.budget.withdraw(now())) return true;
-  ctx.metrics.noBudget();
-  return false;
+  return retryAllowed(ctx, outcome, retries, true, now());
 }
 
 async function attempts<R extends AttemptResponse>(

@@ -1,5 +1,5 @@
 /**
- * Outbound HTTP/2 and gRPC through the route layer, as HTTP/1 goes through OutboundHttp: each
+ * Outbound HTTP/2 and gRPC through the route layer, as HTTP/1 goes through OutboundHttp1: each
  * stream is matched to its profile route and run by routeRequest (timeout, retries within the
  * budget, classification, route metrics); each attempt opens an upstream stream on the pooled
  * session of an endpoint its backend's P2C balancer picked. The request body streams to the

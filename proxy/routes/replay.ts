@@ -6,7 +6,9 @@
  * needs it intact (nothing dropped yet).
  */
 import type { Readable, Writable } from "node:stream";
-import { MAX_REPLAY_BYTES } from "./body";
+
+/** Request bodies up to 64 KiB are kept so a retry can send them again. */
+export const MAX_REPLAY_BYTES = 64 * 1024;
 
 export class ReplayBody {
   private chunks: Buffer[] = [];

@@ -1,9 +1,7 @@
 import { expect } from "chai";
-import { Readable } from "node:stream";
 import { Registry } from "prom-client";
 import { destinationProfile } from "../../operator/destination/profile";
 import { FailFastError, QueueFullError } from "../balance/errors";
-import { captureBody } from "./body";
 import { RetryBudget } from "./budget";
 import { errorResponse, routeRequest, RouteTimeoutError, type AttemptResponse } from "./execute";
 import { RouteMetricFamilies } from "./metrics";
@@ -238,19 +236,5 @@ describe("route execution", () => {
       send: () => Promise.reject(new FailFastError("web:80", 3000)),
     });
     expect(out.kind === "error" && out.error).to.include({ status: 503, error: "failfast" });
-  });
-});
-
-describe("body capture", () => {
-  it("buffers small bodies and streams large ones", async () => {
-    const small = await captureBody(Readable.from([Buffer.from("abc"), Buffer.from("def")]));
-    expect(small.replayable && small.buffer.toString()).to.equal("abcdef");
-    const big = await captureBody(
-      Readable.from([Buffer.alloc(40_000, 1), Buffer.alloc(40_000, 2), Buffer.alloc(10, 3)]),
-    );
-    expect(big.replayable).to.equal(false);
-    const chunks: Buffer[] = [];
-    if (!big.replayable) for await (const c of big.stream) chunks.push(c as Buffer);
-    expect(Buffer.concat(chunks).length).to.equal(80_010);
   });
 });

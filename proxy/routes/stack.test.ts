@@ -103,6 +103,36 @@ function get(port: number, host: string, path = "/"): Promise<Reply> {
   });
 }
 
+function send(
+  port: number,
+  host: string,
+  method: string,
+  path: string,
+  body: string,
+): Promise<Reply> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port, method, path, headers: { host }, agent: false },
+      (res) => {
+        let text = "";
+        res.on("data", (d) => (text += d));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            backend: String(res.headers["x-backend"] ?? ""),
+            body: text,
+            error: String(res.headers["l5d-proxy-error"] ?? ""),
+            ms: performance.now() - t0,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 /** `total` requests, `concurrency` at a time. */
 async function load(port: number, host: string, total: number, concurrency: number) {
   const out: Reply[] = [];
@@ -190,6 +220,69 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
     setTimeout(() => void closeServer(bs[1].server), 100);
     const results = await running;
     expect(results.filter((r) => r.status !== 200)).to.deep.equal([]);
+  });
+
+  it("retries a failed POST on a retryable route with its body, and counts the route's attempts", async () => {
+    // Fails the first time it sees a body, answers the second time.
+    const seen = new Map<string, number>();
+    const flaky = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (d: Buffer) => (body += String(d)));
+      req.on("end", () => {
+        const n = (seen.get(body) ?? 0) + 1;
+        seen.set(body, n);
+        res.writeHead(n === 1 ? 500 : 200, { "x-backend": "flaky" }).end(body);
+      });
+    });
+    const b: Backend = { id: "flaky", server: flaky, port: await listenOn(flaky), delayMs: 0 };
+    backends.push(b);
+    publish(feed, "post", [b]);
+    const host = "post.shop.svc.cluster.local";
+    const route = {
+      name: "orders",
+      condition: { method: "POST", pathRegex: "/orders" },
+      isRetryable: true,
+    };
+    feed.push(event("ServiceProfile", profileObject("shop", host, { routes: [route] })));
+    await new Promise((r) => setTimeout(r, 100));
+    const port = proxy.outbound.port;
+    const results: Reply[] = [];
+    for (let i = 0; i < 10; i++)
+      results.push(await send(port, host, "POST", "/orders", `order-${i}`));
+    expect(results.map((r) => [r.status, r.body])).to.deep.equal(
+      Array.from({ length: 10 }, (_, i) => [200, `order-${i}`]),
+    );
+    expect([...seen.values()]).to.deep.equal(Array.from({ length: 10 }, () => 2));
+    const text = await proxy.metrics.registry.metrics();
+    const count = (name: string): number =>
+      Number(new RegExp(`${name}\\{[^}]*rt_route="orders"[^}]*\\} (\\d+)`).exec(text)?.[1]);
+    expect(count("route_request_total")).to.equal(10);
+    expect(count("route_actual_request_total")).to.equal(20);
+  });
+
+  it("splits traffic by dstOverrides weights", async () => {
+    const [v1] = await service("splitv1", [1]);
+    const [v2] = await service("splitv2", [1]);
+    publish(feed, "split", [v1]);
+    const host = "split.shop.svc.cluster.local";
+    const dstOverrides = [
+      { authority: "splitv1.shop.svc.cluster.local:80", weight: "750m" },
+      { authority: "splitv2.shop.svc.cluster.local:80", weight: "250m" },
+    ];
+    feed.push(event("ServiceProfile", profileObject("shop", host, { dstOverrides })));
+    await get(proxy.outbound.port, host);
+    await new Promise((r) => setTimeout(r, 200));
+    const results = await load(proxy.outbound.port, host, 400, 8);
+    const share = results.filter((r) => r.backend === v2.id).length / results.length;
+    expect(share).to.be.closeTo(0.25, 0.06);
+  });
+
+  it("fails fast with 503 and l5d-proxy-error when a service has no endpoints", async () => {
+    feed.push(event("Service", serviceObject("shop", "empty", [{ name: "http", port: 80 }])));
+    const r = await get(proxy.outbound.port, "empty.shop.svc.cluster.local");
+    expect(r.status).to.equal(503);
+    expect(r.error).to.match(/no ready endpoint/);
+    expect(r.ms).to.be.within(250, 1500);
   });
 
   it("relays an upgrade (WebSocket-style) to a balanced endpoint", async () => {

@@ -5,19 +5,18 @@
 import type { ProxyConfig } from "../config";
 import { Discovery } from "../discovery/client";
 import { DiscoveryResolver } from "../discovery/resolver";
-import type { Http1Handler } from "../listener";
+import type { Http1Routes } from "../listener";
 import type { ProxyMetrics } from "../metrics/metrics";
 import type { Resolver } from "../route/resolver";
 import type { TlsSeam } from "../tls/seam";
-import { outboundHttpConnections } from "./adapter";
 import { OutboundH2 } from "./h2";
-import { OutboundHttp } from "./http";
+import { OutboundHttp1 } from "./h1";
 import { LogicalServices, type LogicalServicesOptions } from "./logical";
 import { RouteMetricFamilies } from "./metrics";
 
 export interface DiscoveryStack {
   readonly resolver: Resolver;
-  readonly outboundHttp1: Http1Handler;
+  readonly outboundHttp1: Http1Routes;
   close(): void;
 }
 
@@ -43,7 +42,7 @@ export function discoveryStack(
     discovery,
     metrics: new RouteMetricFamilies(opts.metrics.registry),
   });
-  const outbound = new OutboundHttp({ ...services.options, services, proxy });
+  const outbound = new OutboundHttp1(services, proxy);
   const h2 = new OutboundH2({ services, proxy });
   return {
     resolver: {
@@ -51,9 +50,8 @@ export function discoveryStack(
       connectOpaque: (target, connect) => resolver.connectOpaque(target, connect),
       outboundH2: (dst, pool) => h2.handler(dst, pool),
     },
-    outboundHttp1: outboundHttpConnections(outbound),
+    outboundHttp1: (dst) => outbound.router(dst),
     close: (): void => {
-      outbound.close();
       services.close();
       resolver.close();
       discovery.close();
