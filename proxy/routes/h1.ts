@@ -63,25 +63,32 @@ export class OutboundHttp1 {
     private readonly proxy: ProxyHooks | undefined,
   ) {}
 
-  /** The engine's router for connections to `dst`. */
+  /** The engine's router for a connection to `dst`; its requests mostly share one authority. */
   router(dst: OriginalDst): RequestRouter {
-    return (head) => this.start(head, dst);
+    let authority: string | undefined;
+    let path = "";
+    return (head) => {
+      if (head.host !== authority) {
+        authority = head.host;
+        path = this.services.pathFor(authority || undefined, dst);
+      }
+      return this.start(head, dst, path);
+    };
   }
 
-  private async start(head: Head, dst: OriginalDst): Promise<Exchange> {
+  private async start(head: Head, dst: OriginalDst, path: string): Promise<Exchange> {
     const startedAt = performance.now();
     const authority = head.host;
-    const svc = this.services.get(authority || undefined, dst);
+    const svc = this.services.byPath(path, dst);
     const route = await svc.route(
       { method: head.method, path: pathOf(head.target) },
       this.services.profileTimeoutMs,
     );
-    const record = (ep: DiscoveredEndpoint | undefined): RouteMetrics | undefined =>
-      this.endpointScope(authority, dst, ep);
-    return new RoutedExchange(svc, route, startedAt, record);
+    return new RoutedExchange(this, svc, route, startedAt, authority, dst);
   }
 
-  private endpointScope(
+  /** request_total/response_total of `ep` (none: the original destination) for `authority`. */
+  endpointScope(
     authority: string,
     dst: OriginalDst,
     ep: DiscoveredEndpoint | undefined,
@@ -111,12 +118,12 @@ class RoutedExchange implements Exchange {
   private done = false;
 
   constructor(
+    private readonly outbound: OutboundHttp1,
     private readonly svc: LogicalService,
     private readonly route: CompiledRoute,
     private readonly startedAt: number,
-    private readonly endpointScope: (
-      ep: DiscoveredEndpoint | undefined,
-    ) => RouteMetrics | undefined,
+    private readonly authority: string,
+    private readonly dst: OriginalDst,
   ) {
     this.timeoutMs = route.timeoutMs;
     this.metrics = svc.scope(route.name);
@@ -194,7 +201,7 @@ class RoutedExchange implements Exchange {
 
   /** request_total/response_total by the endpoint that answered (none: the original destination). */
   private recordEndpoint(status: number, error: string, ms: number): void {
-    const m = this.endpointScope(this.slot?.endpoint);
+    const m = this.outbound.endpointScope(this.authority, this.dst, this.slot?.endpoint);
     if (m === undefined) return;
     m.request();
     m.response(status, -1, error, ms);

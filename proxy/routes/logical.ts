@@ -237,7 +237,11 @@ export class LogicalServices {
 
   /** The service a request with this authority, to this original destination, belongs to. */
   get(authority: string | undefined, dst: OriginalDst): LogicalService {
-    const path = this.pathFor(authority, dst);
+    return this.byPath(this.pathFor(authority, dst), dst);
+  }
+
+  /** The service of a discovery path (from `pathFor`) to this original destination. */
+  byPath(path: string, dst: OriginalDst): LogicalService {
     let svc = this.services.get(path);
     if (!svc) {
       const make = (p: string, fb?: DiscoveredEndpoint): Backend =>
