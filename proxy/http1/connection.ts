@@ -363,10 +363,15 @@ export class Http1Connection implements UpstreamOwner {
 
   private sendOn(up: Upstream, whole: Buffer, end: number, verbatim: boolean): void {
     this.upstream = up;
-    // A verbatim head goes out in the same write as the body bytes that came with it.
-    if (!verbatim || this.reqState !== REQ_BODY) up.write(this.sentHead);
+    // A verbatim head goes out in the same write as the body bytes that came with it; a
+    // rewritten one is corked with them, so they still leave in one write (and TLS record batch).
+    if (!verbatim || this.reqState !== REQ_BODY) {
+      up.socket.cork();
+      up.write(this.sentHead);
+    }
     if (this.reqState === REQ_BODY) this.forwardRequestBody(whole, end, verbatim ? 0 : end);
     else if (end < whole.length) this.stash(whole.subarray(end));
+    if (up.socket.writableCorked > 0) up.socket.uncork();
   }
 
   /** Holds the request (client paused) until the pool hands over a connection. */
@@ -477,11 +482,14 @@ export class Http1Connection implements UpstreamOwner {
     const verbatim = !head.hopByHop && this.keepAlive && req.versionMinor === 1;
     if (!verbatim) {
       const conn = this.keepAlive ? "keep-alive" : "close";
+      this.socket.cork();
       this.socket.write(rewriteResponseHead(head, conn, req.versionMinor), "latin1");
     }
     this.resState = RES_BODY;
-    // A verbatim head goes out in the same write as the body bytes that came with it.
+    // A verbatim head goes out in the same write as the body bytes that came with it; a
+    // rewritten one leaves with them when the socket is uncorked.
     this.forwardResponseBody(whole, end, verbatim ? 0 : end);
+    if (this.socket.writableCorked > 0) this.socket.uncork();
   }
 
   /** Forwards the body bytes of `chunk` from `offset`, together with the bytes from `from`. */
