@@ -162,18 +162,23 @@ export interface TerminatorOptions {
 
 function handshake(sock: tls.TLSSocket, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
+    const settle = (err?: Error): void => {
+      clearTimeout(timer);
+      sock.off("secure", settle).off("error", settle).off("end", gone).off("close", gone);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    // A client that goes away mid-handshake ends a server-side socket without an error (and
+    // the accepted socket is half-open), which would otherwise wait for the timeout.
+    const gone = (): void =>
+      settle(
+        new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "the client left during the handshake"),
+      );
     const timer = setTimeout(
-      () => reject(new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "handshake timeout")),
+      () => settle(new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "handshake timeout")),
       timeoutMs,
     );
-    sock.once("secure", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    sock.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    sock.once("secure", settle).once("error", settle).once("end", gone).once("close", gone);
   });
 }
 
