@@ -9,6 +9,7 @@ import {
   mtlsTerminator,
   originateTls,
   identityOf,
+  clientIdentityDecision,
   TlsIdentityError,
 } from "./mtls";
 import { looksLikeClientHello } from "./client-hello";
@@ -22,6 +23,12 @@ import { captureClientHello, testCa, type TestCa } from "./test-pki";
 
 const SRV = "srv.ns.serviceaccount.identity.weft-system.cluster.local";
 const CLI = "cli.ns.serviceaccount.identity.weft-system.cluster.local";
+/** Issued 10 s ago (the test CA's anchors are 20 s older) for 1 s, without skew: expired. */
+const expired = (): { now: Date; lifetimeMs: number; skewMs: number } => ({
+  now: new Date(Date.now() - 10_000),
+  lifetimeMs: 1000,
+  skewMs: 0,
+});
 
 /** An inbound listener shaped like the proxy's: detect TLS, terminate, decide, then HTTP or opaque. */
 class Inbound {
@@ -209,6 +216,44 @@ describe("mTLS between two endpoints (loopback)", function () {
     const sock = originateTls(foreign, connect(inbound.port), SRV, ["http/1.1"]);
     expect(await outcome(sock)).to.not.equal("answered");
     expect(inbound.refused).to.deep.equal(["untrusted_client_certificate"]);
+  });
+
+  it("refuses a client whose certificate has expired", async () => {
+    const stale = new MtlsCredentials(await ca.issue(CLI, expired()));
+    const sock = originateTls(stale, connect(inbound.port), SRV, ["http/1.1"]);
+    expect(await outcome(sock)).to.not.equal("answered");
+    expect(inbound.refused).to.deep.equal(["untrusted_client_certificate"]);
+  });
+
+  it("refuses to talk to a server whose certificate has expired", async () => {
+    const stale = new MtlsCredentials(await ca.issue(SRV, expired()));
+    const server = new Inbound(stale, new Set(), 8080);
+    await server.listen();
+    try {
+      const sock = originateTls(client, connect(server.port), SRV, ["http/1.1"]);
+      expect(await outcome(sock)).to.equal("CERT_HAS_EXPIRED");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("decides on a client from OpenSSL's verdict, its curve and its single DNS SAN", () => {
+    const raw = Buffer.from("der");
+    const p256 = { raw, asn1Curve: "prime256v1", subjectaltname: `DNS:${CLI}` };
+    const peer = (c: object): tls.PeerCertificate => c as tls.PeerCertificate;
+    expect(clientIdentityDecision(peer(p256), "")).to.deep.equal({ ok: true, identity: CLI });
+    const refusals = [
+      clientIdentityDecision(undefined, ""),
+      clientIdentityDecision(peer(p256), "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"),
+      clientIdentityDecision(peer({ ...p256, asn1Curve: "secp384r1" }), ""),
+      clientIdentityDecision(peer({ ...p256, subjectaltname: `DNS:${CLI}, DNS:x` }), ""),
+    ];
+    expect(refusals.map((d) => (d.ok ? "ok" : d.reason))).to.deep.equal([
+      "no_client_certificate",
+      "untrusted_client_certificate",
+      "client_certificate_not_p256",
+      "client_certificate_without_identity",
+    ]);
   });
 
   it("refuses a TLS client that presents no certificate", async () => {

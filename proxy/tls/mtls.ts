@@ -1,11 +1,11 @@
 // mTLS between proxies on node:tls. TLS 1.3 only; SNI = the server's identity; both sides
-// present their chain and verify the peer's against the trust anchors and its name against the
-// expected identity. Credentials are swapped atomically on renewal; live connections keep theirs.
+// present their chain, OpenSSL verifies the peer's against the trust anchors (signatures,
+// validity, CA constraints, purpose), and the peer's name is checked against the expected
+// identity. Credentials are swapped atomically on renewal; live connections keep theirs.
 import * as tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Credentials } from "../identity/agent";
 import { parseClientHelloSni } from "./client-hello";
-import { verifyPeerChain } from "./chain";
 import { TRANSPORT_HEADER_ALPN } from "./transport-header";
 import type { Terminated, TlsOriginator, TlsTerminator } from "./seam";
 import type { Endpoint } from "../route/resolver";
@@ -46,19 +46,6 @@ export function identityOf(cert: { subjectaltname?: string }): string | undefine
   return dns.length === 1 && others.length === 0 ? dns[0] : undefined;
 }
 
-/** The DER chain the peer sent (leaf first), without the self-signed anchor OpenSSL may append. */
-export function peerChainDer(cert: tls.DetailedPeerCertificate): Buffer[] {
-  const out: Buffer[] = [];
-  let c: tls.DetailedPeerCertificate | undefined = cert;
-  for (let i = 0; i < 8 && c?.raw !== undefined; i++) {
-    const selfSigned = c.issuerCertificate === c || c.issuerCertificate === undefined;
-    if (!(selfSigned && i > 0)) out.push(c.raw);
-    if (selfSigned) break;
-    c = c.issuerCertificate;
-  }
-  return out;
-}
-
 /** The local credentials as TLS contexts; `update` swaps them for new connections. */
 export class MtlsCredentials {
   private context: tls.SecureContext | undefined;
@@ -83,10 +70,6 @@ export class MtlsCredentials {
     return this.creds?.identity;
   }
 
-  anchorsPem(): string {
-    return this.creds?.anchorsPem ?? "";
-  }
-
   secureContext(): tls.SecureContext {
     if (this.context === undefined) {
       throw new TlsIdentityError(
@@ -104,10 +87,10 @@ export function checkServerIdentity(
   cert: tls.PeerCertificate,
 ): Error | undefined {
   const actual = identityOf(cert);
-  if (actual === expected) return undefined;
+  if (actual === expected && isP256(cert)) return undefined;
   return new TlsIdentityError(
     "WEFT_ERR_TLS_PEER_IDENTITY",
-    `the server presented ${cert.subjectaltname ?? "no SAN"}, expected DNS:${expected}`,
+    `the server presented ${cert.subjectaltname ?? "no SAN"} (${cert.asn1Curve ?? "no EC key"}), expected DNS:${expected} on P-256`,
   );
 }
 
@@ -137,16 +120,35 @@ export function mtlsOriginator(creds: MtlsCredentials): TlsOriginator {
   };
 }
 
-/** Verifies a terminated connection's client certificate (pure over the peer data). */
+/** The certificate's key is on P-256, the only curve the mesh issues. */
+export function isP256(cert: tls.PeerCertificate): boolean {
+  return cert.asn1Curve === "prime256v1";
+}
+
+/**
+ * OpenSSL's verdict on the peer's chain against the context's anchors: an error code such as
+ * CERT_HAS_EXPIRED, or "" when it verified. tls.Server and tls.connect enforce it themselves
+ * (through this same call); a server-side TLSSocket made by hand, as the terminator's is, only
+ * records it, so without this check any certificate would pass.
+ */
+export function opensslVerifyError(sock: tls.TLSSocket): string {
+  const handle = (
+    sock as unknown as { _handle?: { verifyError(): (Error & { code?: string }) | null } }
+  )._handle;
+  if (handle === undefined) return "NO_TLS_HANDLE";
+  const err = handle.verifyError();
+  return err === null ? "" : (err.code ?? err.message);
+}
+
+/** Decides on a terminated connection's client from its certificate and OpenSSL's verdict ("" = verified). */
 export function clientIdentityDecision(
-  peer: tls.DetailedPeerCertificate | undefined,
-  anchorsPem: string,
-  nowMs: number,
+  peer: tls.PeerCertificate | undefined,
+  verifyError: string,
 ): { ok: true; identity: string } | { ok: false; reason: string } {
   if (peer === undefined || peer.raw === undefined)
     return { ok: false, reason: "no_client_certificate" };
-  const verdict = verifyPeerChain(peerChainDer(peer), anchorsPem, nowMs);
-  if (!verdict.ok) return { ok: false, reason: "untrusted_client_certificate" };
+  if (verifyError !== "") return { ok: false, reason: "untrusted_client_certificate" };
+  if (!isP256(peer)) return { ok: false, reason: "client_certificate_not_p256" };
   const identity = identityOf(peer);
   if (identity === undefined) return { ok: false, reason: "client_certificate_without_identity" };
   return { ok: true, identity };
@@ -157,7 +159,6 @@ export interface TerminatorOptions {
   handshakeTimeoutMs?: number;
   /** Called when a connection is refused (metrics); `reason` is a label value. */
   onRefused?: (reason: string) => void;
-  now?: () => number;
 }
 
 function handshake(sock: tls.TLSSocket, timeoutMs: number): Promise<void> {
@@ -185,7 +186,8 @@ function handshake(sock: tls.TLSSocket, timeoutMs: number): Promise<void> {
 /**
  * The seam's inbound side. Declines (undefined) ClientHellos whose SNI is not this proxy's
  * identity, so they pass through opaque; otherwise terminates, requires a client certificate
- * that chains to an anchor, and resolves with the client's identity. Refusals reject.
+ * that OpenSSL verified against the anchors, and resolves with the client's identity (its single
+ * DNS SAN). Refusals reject.
  */
 export function mtlsTerminator(
   creds: MtlsCredentials,
@@ -212,11 +214,7 @@ export function mtlsTerminator(
       await handshake(sock, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS).catch(() =>
         refuse("handshake_failed", sock),
       );
-      const decision = clientIdentityDecision(
-        sock.getPeerCertificate(true),
-        creds.anchorsPem(),
-        (opts.now ?? Date.now)(),
-      );
+      const decision = clientIdentityDecision(sock.getPeerCertificate(), opensslVerifyError(sock));
       if (!decision.ok) return refuse(decision.reason, sock);
       // Only a tls.Server clears this on a server-side socket; HTTP/2 would wait for it forever.
       (sock as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
