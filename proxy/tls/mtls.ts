@@ -2,10 +2,12 @@
 // present their chain, OpenSSL verifies the peer's against the trust anchors (signatures,
 // validity, CA constraints, purpose), and the peer's name is checked against the expected
 // identity. Credentials are swapped atomically on renewal; live connections keep theirs.
+import { randomBytes } from "node:crypto";
 import * as tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Credentials } from "../identity/agent";
 import { parseClientHelloSni } from "./client-hello";
+import { TlsSessionCache, sessionKey } from "./sessions";
 import { TRANSPORT_HEADER_ALPN } from "./transport-header";
 import type { Terminated, TlsOriginator, TlsTerminator } from "./seam";
 import type { Endpoint } from "../route/resolver";
@@ -46,24 +48,47 @@ export function identityOf(cert: { subjectaltname?: string }): string | undefine
   return dns.length === 1 && others.length === 0 ? dns[0] : undefined;
 }
 
-/** The local credentials as TLS contexts; `update` swaps them for new connections. */
+/**
+ * How long a session may be resumed after the full handshake that verified its certificates
+ * (seconds): a resumed connection proves the identity of that handshake, so this bounds how
+ * long an identity is trusted without its certificate being seen again.
+ */
+export const SESSION_TIMEOUT_S = 300;
+/** Keeps tickets of this proxy from being accepted by another program sharing the ticket keys. */
+const SESSION_ID_CONTEXT = "weft-proxy-mtls";
+
+/**
+ * The local credentials as TLS contexts; `update` swaps them for new connections. The server's
+ * ticket keys outlive a certificate renewal (a client's session stays resumable) but not a
+ * change of trust anchors (sessions verified against the old anchors must not resume). The
+ * client's sessions are dropped at every update, so servers see the current certificate.
+ */
 export class MtlsCredentials {
+  /** Outbound sessions kept for resumption, per peer (see sessionKey). */
+  readonly sessions = new TlsSessionCache();
   private context: tls.SecureContext | undefined;
   private creds: Credentials | undefined;
+  private ticketKeys = randomBytes(48);
 
   constructor(initial?: Credentials) {
     if (initial) this.update(initial);
   }
 
   update(creds: Credentials): void {
+    if (this.creds !== undefined && this.creds.anchorsPem !== creds.anchorsPem)
+      this.ticketKeys = randomBytes(48);
     this.context = tls.createSecureContext({
       key: creds.keyPem,
       cert: creds.certChainPem,
       ca: creds.anchorsPem,
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
+      ticketKeys: this.ticketKeys,
+      sessionIdContext: SESSION_ID_CONTEXT,
+      sessionTimeout: SESSION_TIMEOUT_S,
     });
     this.creds = creds;
+    this.sessions.clear();
   }
 
   identity(): string | undefined {
@@ -94,14 +119,19 @@ export function checkServerIdentity(
   );
 }
 
-/** Starts TLS on `socket` (connecting or connected) to a peer that must prove `identity`. */
+/**
+ * Starts TLS on `socket` (connecting or connected) to a peer that must prove `identity`. With
+ * `peerAddress`, the peer's last session is offered for resumption and new ones are kept.
+ */
 export function originateTls(
   creds: MtlsCredentials,
   socket: Socket,
   identity: string,
   alpn: readonly string[] = ALPN,
+  peerAddress?: string,
 ): tls.TLSSocket {
-  return tls.connect({
+  const key = peerAddress === undefined ? undefined : sessionKey(peerAddress, identity);
+  const sock = tls.connect({
     socket,
     servername: identity,
     secureContext: creds.secureContext(),
@@ -109,14 +139,33 @@ export function originateTls(
     minVersion: "TLSv1.3",
     rejectUnauthorized: true,
     checkServerIdentity: (_host, cert) => checkServerIdentity(identity, cert),
+    session: key === undefined ? undefined : creds.sessions.get(key, Date.now()),
   });
+  if (key !== undefined) keepSessions(sock, creds.sessions, key);
+  return sock;
 }
 
-/** The seam's outbound side: endpoints with an identity get mTLS. */
+/**
+ * Keeps the tickets the server sends, with the expiry of the certificate it proved. node:tls
+ * checks neither the chain nor the name again on a resumed session: the ticket, which only the
+ * server that issued it can open, stands for the identity proved when it was issued.
+ */
+function keepSessions(sock: tls.TLSSocket, sessions: TlsSessionCache, key: string): void {
+  let notAfterMs: number | undefined;
+  sock.on("session", (session: Buffer) => {
+    notAfterMs ??= Date.parse(sock.getPeerCertificate().valid_to);
+    if (notAfterMs > Date.now()) sessions.set(key, session, notAfterMs);
+  });
+  // A refused or broken resumption is not offered again: the next connection does it in full.
+  sock.once("error", () => sessions.delete(key));
+}
+
+/** The seam's outbound side: endpoints with an identity get mTLS, resumed per peer. */
 export function mtlsOriginator(creds: MtlsCredentials): TlsOriginator {
   return {
     peerIdentity: (endpoint: Endpoint): string | undefined => endpoint.identity,
-    originate: (socket, identity, alpn): Socket => originateTls(creds, socket, identity, alpn),
+    originate: (socket, identity, alpn, peerAddress): Socket =>
+      originateTls(creds, socket, identity, alpn, peerAddress),
   };
 }
 
@@ -140,14 +189,21 @@ export function opensslVerifyError(sock: tls.TLSSocket): string {
   return err === null ? "" : (err.code ?? err.message);
 }
 
-/** Decides on a terminated connection's client from its certificate and OpenSSL's verdict ("" = verified). */
+/**
+ * Decides on a terminated connection's client from its certificate and OpenSSL's verdict
+ * ("" = verified). On a resumed session both are those of the full handshake that issued the
+ * ticket, so the certificate's expiry is checked again here.
+ */
 export function clientIdentityDecision(
   peer: tls.PeerCertificate | undefined,
   verifyError: string,
+  nowMs: number,
 ): { ok: true; identity: string } | { ok: false; reason: string } {
   if (peer === undefined || peer.raw === undefined)
     return { ok: false, reason: "no_client_certificate" };
   if (verifyError !== "") return { ok: false, reason: "untrusted_client_certificate" };
+  if (!(Date.parse(peer.valid_to) > nowMs))
+    return { ok: false, reason: "client_certificate_expired" };
   if (!isP256(peer)) return { ok: false, reason: "client_certificate_not_p256" };
   const identity = identityOf(peer);
   if (identity === undefined) return { ok: false, reason: "client_certificate_without_identity" };
@@ -214,7 +270,8 @@ export function mtlsTerminator(
       await handshake(sock, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS).catch(() =>
         refuse("handshake_failed", sock),
       );
-      const decision = clientIdentityDecision(sock.getPeerCertificate(), opensslVerifyError(sock));
+      const peer = sock.getPeerCertificate();
+      const decision = clientIdentityDecision(peer, opensslVerifyError(sock), Date.now());
       if (!decision.ok) return refuse(decision.reason, sock);
       // Only a tls.Server clears this on a server-side socket; HTTP/2 would wait for it forever.
       (sock as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
