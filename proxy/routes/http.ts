@@ -238,7 +238,9 @@ export class OutboundHttp {
     if (proxy === undefined) return raw;
     const identity = proxy.tls.outbound.peerIdentity(ep);
     const socket =
-      identity === undefined ? raw : proxy.tls.outbound.originate(raw, identity, ["http/1.1"]);
+      identity === undefined
+        ? raw
+        : proxy.tls.outbound.originate(raw, identity, ["http/1.1"], ep.address);
     const labels = outboundTlsLabels(proxy.tls, identity);
     const tcp = proxy.metrics.tcp("outbound", "dst", ep.key, labels, socket);
     let failure: Error | undefined;
