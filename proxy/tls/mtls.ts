@@ -54,7 +54,7 @@ export function identityOf(cert: { subjectaltname?: string }): string | undefine
  * long an identity is trusted without its certificate being seen again.
  */
 export const SESSION_TIMEOUT_S = 300;
-/** Keeps tickets of this proxy from being accepted by another program sharing the ticket keys. */
+/** OpenSSL resumes no session on a server that verifies client certificates without one. */
 const SESSION_ID_CONTEXT = "weft-proxy-mtls";
 
 /**
@@ -270,8 +270,11 @@ export function mtlsTerminator(
       await handshake(sock, opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS).catch(() =>
         refuse("handshake_failed", sock),
       );
-      const peer = sock.getPeerCertificate();
-      const decision = clientIdentityDecision(peer, opensslVerifyError(sock), Date.now());
+      const decision = clientIdentityDecision(
+        sock.getPeerCertificate(),
+        opensslVerifyError(sock),
+        Date.now(),
+      );
       if (!decision.ok) return refuse(decision.reason, sock);
       // Only a tls.Server clears this on a server-side socket; HTTP/2 would wait for it forever.
       (sock as tls.TLSSocket & { secureConnecting: boolean }).secureConnecting = false;
