@@ -5,6 +5,7 @@
 import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DirectionConfig } from "./config";
+import { startsTlsRecord } from "./detect/classify";
 import { detectProtocol, type Detected } from "./detect/detect";
 import { ProxyError, errnoOf } from "./errors";
 import { Http1Connection, type Http1Env } from "./http1/connection";
@@ -12,7 +13,7 @@ import { resolverRouter, type RequestResolver, type RequestRouter } from "./http
 import { serveH2, type H2Pool } from "./http2/proxy";
 import type { Interception, OriginalDst } from "./interception";
 import type { Logger } from "./log";
-import type { Direction, ProxyMetrics, TlsLabels } from "./metrics/metrics";
+import type { DeferredTcpMetrics, Direction, ProxyMetrics, TlsLabels } from "./metrics/metrics";
 import { pickEndpoint, type Endpoint, type Resolver } from "./route/resolver";
 import { connectUpstream, forwardOpaque, forwardOpaqueVia, type OpaqueEnv } from "./tcp/opaque";
 import { negotiatedTransport, readTransportHeader } from "./tcp/transport";
@@ -45,6 +46,8 @@ interface Tracked {
   drain(): void;
   readonly socket: net.Socket;
   readonly dst: OriginalDst | undefined;
+  /** The accepted connection's TCP metrics, opened once its TLS labels are known. */
+  readonly tcp?: DeferredTcpMetrics;
 }
 
 /** Where an accepted connection was going: the test-only fixed target, or SO_ORIGINAL_DST. */
@@ -122,10 +125,24 @@ export class Listener {
     const env = this.env;
     const dst = targetOf(socket, env.config, env.interception);
     const targetAddr = formatAddr(dst);
-    const tcp = env.metrics.tcp(env.direction, "src", targetAddr, env.tls.plaintextLabels, socket);
+    const opaquePort = dst !== undefined && env.config.opaquePorts.has(dst.port);
+    const tcp = env.metrics.tcpDeferred(
+      env.direction,
+      "src",
+      targetAddr,
+      env.tls.plaintextLabels,
+      socket,
+    );
+    // A connection that may be mTLS is counted once terminate() knows the client's identity;
+    // any other is counted as plaintext from its first bytes.
+    if (env.direction === "inbound" && env.tls.inbound !== undefined && !opaquePort)
+      socket.once("data", (b: Buffer) => {
+        if (!startsTlsRecord(b)) tcp.open();
+      });
+    else tcp.open();
     // Until the protocol is known a drain leaves the connection alone: its first request may
     // already be on the way, and dispatch drains it right after that request.
-    const tracked: Tracked = { socket, dst, drain: () => undefined };
+    const tracked: Tracked = { socket, dst, drain: () => undefined, tcp };
     let failure: Error | undefined;
     this.conns.add(tracked);
     socket.on("error", (e) => (failure = e));
@@ -135,7 +152,7 @@ export class Listener {
     });
     const resolved = this.lookup(dst);
     const endpoint = resolved.then((r) => r.endpoint);
-    if (dst !== undefined && env.config.opaquePorts.has(dst.port)) {
+    if (opaquePort) {
       if (this.refuseUnverified(socket, dst)) return;
       void endpoint.then((ep) => this.opaque(socket, Buffer.alloc(0), ep, dst));
       return;
@@ -343,13 +360,15 @@ export class Listener {
     terminator.terminate(t.socket, d.initial).then(
       (done) => {
         if (done === undefined) {
+          t.tcp?.open();
           if (this.refuseUnverified(t.socket, t.dst)) return;
           return forwardOpaque(t.socket, d.initial, ep, env.opaque);
         }
+        const labels = inboundTlsLabels(env.tls, done.clientIdentity, true);
+        t.tcp?.open(labels);
         if (negotiatedTransport(done.socket)) return this.forwardTransport(t, done.socket);
         const inner: Tracked = { socket: done.socket, dst: t.dst, drain: () => done.socket.end() };
         t.drain = () => inner.drain();
-        const labels = inboundTlsLabels(env.tls, done.clientIdentity, true);
         detectProtocol(done.socket, env.config.detectTimeoutMs, (again) => {
           if (again === undefined) return void done.socket.destroy();
           this.dispatch(

@@ -10,9 +10,14 @@ export const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin
 export const MAX_REQUEST_LINE = 16 * 1024;
 const MAX_METHOD = 24;
 
+/** Whether `buf` may begin a TLS handshake record (a ClientHello): its first byte says so. */
+export function startsTlsRecord(buf: Buffer): boolean {
+  return buf[0] === 0x16;
+}
+
 export function classify(buf: Buffer): Detection {
   if (buf.length === 0) return "more";
-  if (buf[0] === 0x16) return buf.length < 2 ? "more" : buf[1] === 0x03 ? "tls" : "opaque";
+  if (startsTlsRecord(buf)) return buf.length < 2 ? "more" : buf[1] === 0x03 ? "tls" : "opaque";
   const h2 = prefixOf(buf, H2_PREFACE);
   if (h2 === "yes") return "h2";
   if (h2 === "prefix") return "more";

@@ -269,7 +269,9 @@ export class Http1Pool {
     const identity = o.tls.outbound.peerIdentity(endpoint);
     const raw = net.connect({ host: endpoint.address, port: endpoint.port });
     const socket =
-      identity === undefined ? raw : o.tls.outbound.originate(raw, identity, ["http/1.1"]);
+      identity === undefined
+        ? raw
+        : o.tls.outbound.originate(raw, identity, ["http/1.1"], endpoint.address);
     const tcp = o.metrics.tcp(o.direction, "dst", key, outboundTlsLabels(o.tls, identity), socket);
     const up = new Upstream(socket, key, this, o.connectTimeoutMs, tcp);
     this.all.add(up);

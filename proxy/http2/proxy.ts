@@ -69,7 +69,10 @@ export class H2Pool {
     const identity = env.tls.outbound.peerIdentity(endpoint);
     const raw = net.connect({ host: endpoint.address, port: endpoint.port });
     raw.setNoDelay(true);
-    const socket = identity === undefined ? raw : env.tls.outbound.originate(raw, identity, ["h2"]);
+    const socket =
+      identity === undefined
+        ? raw
+        : env.tls.outbound.originate(raw, identity, ["h2"], endpoint.address);
     const tcp = env.metrics.tcp(
       env.direction,
       "dst",

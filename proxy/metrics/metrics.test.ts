@@ -63,6 +63,26 @@ describe("proxy metrics", () => {
     expect(text).to.match(/tcp_write_bytes_total\{[^}]*\} 200/);
   });
 
+  it("counts a deferred connection once, with the labels it was opened with or the fallback", async () => {
+    const m = new ProxyMetrics();
+    const plain = { tls: "no_identity", no_tls_reason: "x" } as const;
+    const meshed = m.tcpDeferred("inbound", "src", "10.0.0.3:80", plain);
+    meshed.open({ tls: "true", client_id: "a.ns" });
+    meshed.open(plain);
+    meshed.closed(100, 200, undefined);
+    const refused = m.tcpDeferred("inbound", "src", "10.0.0.3:80", plain);
+    refused.closed(50, 60, "ECONNRESET");
+    const text = await m.registry.metrics();
+    const lines = (name: string): string[] => text.split("\n").filter((l) => l.startsWith(name));
+    expect(lines("tcp_open_total{")).to.deep.equal([
+      'tcp_open_total{direction="inbound",peer="src",target_addr="10.0.0.3:80",tls="true",client_id="a.ns"} 1',
+      'tcp_open_total{direction="inbound",peer="src",target_addr="10.0.0.3:80",tls="no_identity",no_tls_reason="x"} 1',
+    ]);
+    expect(lines("tcp_open_connections{").map((l) => l.slice(-2))).to.deep.equal([" 0", " 0"]);
+    expect(lines("tcp_read_bytes_total{").map((l) => l.split(" ")[1])).to.deep.equal(["100", "50"]);
+    expect(lines("tcp_close_total{")[1]).to.contain('errno="ECONNRESET"} 1');
+  });
+
   it("brings the byte counts of open connections up to date at each scrape", async () => {
     const m = new ProxyMetrics();
     const source = { bytesRead: 10, bytesWritten: 0 };

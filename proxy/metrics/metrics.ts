@@ -142,6 +142,29 @@ export class TcpConnMetrics {
   }
 }
 
+/**
+ * TCP metrics of an accepted connection whose TLS labels are known only later: inbound mTLS is
+ * labelled with the client's identity once terminated. The connection is counted open once, with
+ * the first labels given; one that closes before any were given counts with the fallback labels.
+ */
+export class DeferredTcpMetrics {
+  private conn: TcpConnMetrics | undefined;
+
+  constructor(
+    private readonly create: (tls: TlsLabels) => TcpConnMetrics,
+    private readonly fallback: TlsLabels,
+  ) {}
+
+  open(tls: TlsLabels = this.fallback): void {
+    this.conn ??= this.create(tls);
+  }
+
+  closed(readBytes: number, writeBytes: number, errno: string | undefined): void {
+    this.open();
+    this.conn?.closed(readBytes, writeBytes, errno);
+  }
+}
+
 function dstLabels(dst: Labels | undefined): Labels {
   const out: Labels = {};
   if (dst !== undefined) for (const [k, v] of Object.entries(dst)) out[`dst_${k}`] = v;
@@ -247,6 +270,19 @@ export class ProxyMetrics {
   ): TcpConnMetrics {
     const labels = { direction, peer, target_addr: targetAddr, ...tlsLabels(tls) };
     return new TcpConnMetrics(this, labels, source);
+  }
+
+  /** TCP metrics opened later, by `open(tls)` or at close with `fallback` (see DeferredTcpMetrics). */
+  tcpDeferred(
+    direction: Direction,
+    peer: "src" | "dst",
+    targetAddr: string,
+    fallback: TlsLabels,
+    source?: ByteSource,
+  ): DeferredTcpMetrics {
+    const create = (tls: TlsLabels): TcpConnMetrics =>
+      this.tcp(direction, peer, targetAddr, tls, source);
+    return new DeferredTcpMetrics(create, fallback);
   }
 
   detectTimeout(direction: Direction, targetAddr: string): void {

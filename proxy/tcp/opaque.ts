@@ -72,7 +72,9 @@ function openUpstream(
   const plan = transportPlan(endpoint, identity);
   const raw = net.connect({ host: endpoint.address, port: plan?.port ?? endpoint.port });
   const upstream =
-    identity === undefined ? raw : env.tls.outbound.originate(raw, identity, plan?.alpn ?? []);
+    identity === undefined
+      ? raw
+      : env.tls.outbound.originate(raw, identity, plan?.alpn ?? [], endpoint.address);
   const tcp = env.metrics.tcp(
     env.direction,
     "dst",

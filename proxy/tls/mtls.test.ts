@@ -9,6 +9,7 @@ import {
   mtlsTerminator,
   originateTls,
   identityOf,
+  clientIdentityDecision,
   TlsIdentityError,
 } from "./mtls";
 import { looksLikeClientHello } from "./client-hello";
@@ -18,10 +19,17 @@ import {
   encodeTransportHeader,
   TRANSPORT_HEADER_ALPN,
 } from "./transport-header";
+import { sessionKey } from "./sessions";
 import { captureClientHello, testCa, type TestCa } from "./test-pki";
 
 const SRV = "srv.ns.serviceaccount.identity.weft-system.cluster.local";
 const CLI = "cli.ns.serviceaccount.identity.weft-system.cluster.local";
+/** Issued 10 s ago (the test CA's anchors are 20 s older) for 1 s, without skew: expired. */
+const expired = (): { now: Date; lifetimeMs: number; skewMs: number } => ({
+  now: new Date(Date.now() - 10_000),
+  lifetimeMs: 1000,
+  skewMs: 0,
+});
 
 /** An inbound listener shaped like the proxy's: detect TLS, terminate, decide, then HTTP or opaque. */
 class Inbound {
@@ -211,6 +219,48 @@ describe("mTLS between two endpoints (loopback)", function () {
     expect(inbound.refused).to.deep.equal(["untrusted_client_certificate"]);
   });
 
+  it("refuses a client whose certificate has expired", async () => {
+    const stale = new MtlsCredentials(await ca.issue(CLI, expired()));
+    const sock = originateTls(stale, connect(inbound.port), SRV, ["http/1.1"]);
+    expect(await outcome(sock)).to.not.equal("answered");
+    expect(inbound.refused).to.deep.equal(["untrusted_client_certificate"]);
+  });
+
+  it("refuses to talk to a server whose certificate has expired", async () => {
+    const stale = new MtlsCredentials(await ca.issue(SRV, expired()));
+    const server = new Inbound(stale, new Set(), 8080);
+    await server.listen();
+    try {
+      const sock = originateTls(client, connect(server.port), SRV, ["http/1.1"]);
+      expect(await outcome(sock)).to.equal("CERT_HAS_EXPIRED");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("decides on a client from OpenSSL's verdict, its curve and its single DNS SAN", () => {
+    const raw = Buffer.from("der");
+    const valid_to = "Nov 26 07:13:39 2026 GMT";
+    const now = Date.parse(valid_to) - 1000;
+    const p256 = { raw, asn1Curve: "prime256v1", subjectaltname: `DNS:${CLI}`, valid_to };
+    const peer = (c: object): tls.PeerCertificate => c as tls.PeerCertificate;
+    expect(clientIdentityDecision(peer(p256), "", now)).to.deep.equal({ ok: true, identity: CLI });
+    const refusals = [
+      clientIdentityDecision(undefined, "", now),
+      clientIdentityDecision(peer(p256), "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", now),
+      clientIdentityDecision(peer(p256), "", now + 1000),
+      clientIdentityDecision(peer({ ...p256, asn1Curve: "secp384r1" }), "", now),
+      clientIdentityDecision(peer({ ...p256, subjectaltname: `DNS:${CLI}, DNS:x` }), "", now),
+    ];
+    expect(refusals.map((d) => (d.ok ? "ok" : d.reason))).to.deep.equal([
+      "no_client_certificate",
+      "untrusted_client_certificate",
+      "client_certificate_expired",
+      "client_certificate_not_p256",
+      "client_certificate_without_identity",
+    ]);
+  });
+
   it("refuses a TLS client that presents no certificate", async () => {
     const sock = tls.connect({
       socket: connect(inbound.port),
@@ -296,6 +346,70 @@ describe("mTLS between two endpoints (loopback)", function () {
       tls: "no_identity",
       no_tls_reason: "not_provided_by_service_discovery",
     });
+  });
+});
+
+describe("TLS session resumption between proxies (loopback)", function () {
+  const key = sessionKey("127.0.0.1", SRV);
+  let ca: TestCa;
+  let client: MtlsCredentials;
+  let server: MtlsCredentials;
+  let inbound: Inbound;
+
+  before(async () => {
+    ca = await testCa();
+  });
+  beforeEach(async () => {
+    client = new MtlsCredentials(await ca.issue(CLI));
+    server = new MtlsCredentials(await ca.issue(SRV));
+    inbound = new Inbound(server, new Set(), 8080);
+    await inbound.listen();
+  });
+  afterEach(() => inbound.close());
+
+  /** One request on a new connection: whether it resumed, and the client id the app saw. */
+  async function request(creds = client): Promise<{ resumed: boolean; clientId: unknown }> {
+    const sock = originateTls(creds, connect(inbound.port), SRV, ["http/1.1"], "127.0.0.1");
+    const res = await get(sock);
+    // the tickets come after the handshake; the next connection needs one
+    for (let i = 0; i < 100 && creds.sessions.get(key, Date.now()) === undefined; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const resumed = sock.isSessionReused();
+    sock.destroy();
+    return { resumed, clientId: res.body.clientId };
+  }
+
+  it("resumes the second connection to the same peer, and the app still gets the client's identity", async () => {
+    expect(await request()).to.deep.equal({ resumed: false, clientId: CLI });
+    expect(await request()).to.deep.equal({ resumed: true, clientId: CLI });
+    expect(inbound.refused).to.deep.equal([]);
+  });
+
+  it("keeps resuming across the server's certificate renewal, not across a change of its anchors", async () => {
+    await request();
+    server.update(await ca.issue(SRV));
+    expect(await request()).to.deep.equal({ resumed: true, clientId: CLI });
+    server.update(await ca.issue(SRV, { anchorsPem: `${ca.anchorsPem}\n` }));
+    expect(await request()).to.deep.equal({ resumed: false, clientId: CLI });
+  });
+
+  it("does a full handshake after the client's own renewal, so the server sees its new certificate", async () => {
+    await request();
+    client.update(await ca.issue(CLI));
+    expect(client.sessions.size).to.equal(0);
+    expect(await request()).to.deep.equal({ resumed: false, clientId: CLI });
+  });
+
+  it("refuses a resumed session whose client certificate has expired since", async () => {
+    const brief = new MtlsCredentials(await ca.issue(CLI, { lifetimeMs: 1500, skewMs: 0 }));
+    expect(await request(brief)).to.deep.equal({ resumed: false, clientId: CLI });
+    await new Promise((r) => setTimeout(r, 2000));
+    const sock = originateTls(brief, connect(inbound.port), SRV, ["http/1.1"], "127.0.0.1");
+    let resumed = false;
+    sock.once("secureConnect", () => (resumed = sock.isSessionReused()));
+    expect(await outcome(sock)).to.not.equal("answered");
+    expect(resumed).to.equal(true);
+    expect(inbound.refused).to.deep.equal(["client_certificate_expired"]);
   });
 });
 

@@ -1,11 +1,13 @@
 // mTLS between proxies on node:tls. TLS 1.3 only; SNI = the server's identity; both sides
-// present their chain and verify the peer's against the trust anchors and its name against the
-// expected identity. Credentials are swapped atomically on renewal; live connections keep theirs.
+// present their chain, OpenSSL verifies the peer's against the trust anchors (signatures,
+// validity, CA constraints, purpose), and the peer's name is checked against the expected
+// identity. Credentials are swapped atomically on renewal; live connections keep theirs.
+import { randomBytes } from "node:crypto";
 import * as tls from "node:tls";
 import type { Socket } from "node:net";
 import type { Credentials } from "../identity/agent";
 import { parseClientHelloSni } from "./client-hello";
-import { verifyPeerChain } from "./chain";
+import { TlsSessionCache, sessionKey } from "./sessions";
 import { TRANSPORT_HEADER_ALPN } from "./transport-header";
 import type { Terminated, TlsOriginator, TlsTerminator } from "./seam";
 import type { Endpoint } from "../route/resolver";
@@ -46,45 +48,51 @@ export function identityOf(cert: { subjectaltname?: string }): string | undefine
   return dns.length === 1 && others.length === 0 ? dns[0] : undefined;
 }
 
-/** The DER chain the peer sent (leaf first), without the self-signed anchor OpenSSL may append. */
-export function peerChainDer(cert: tls.DetailedPeerCertificate): Buffer[] {
-  const out: Buffer[] = [];
-  let c: tls.DetailedPeerCertificate | undefined = cert;
-  for (let i = 0; i < 8 && c?.raw !== undefined; i++) {
-    const selfSigned = c.issuerCertificate === c || c.issuerCertificate === undefined;
-    if (!(selfSigned && i > 0)) out.push(c.raw);
-    if (selfSigned) break;
-    c = c.issuerCertificate;
-  }
-  return out;
-}
+/**
+ * How long a session may be resumed after the full handshake that verified its certificates
+ * (seconds): a resumed connection proves the identity of that handshake, so this bounds how
+ * long an identity is trusted without its certificate being seen again.
+ */
+export const SESSION_TIMEOUT_S = 300;
+/** OpenSSL resumes no session on a server that verifies client certificates without one. */
+const SESSION_ID_CONTEXT = "weft-proxy-mtls";
 
-/** The local credentials as TLS contexts; `update` swaps them for new connections. */
+/**
+ * The local credentials as TLS contexts; `update` swaps them for new connections. The server's
+ * ticket keys outlive a certificate renewal (a client's session stays resumable) but not a
+ * change of trust anchors (sessions verified against the old anchors must not resume). The
+ * client's sessions are dropped at every update, so servers see the current certificate.
+ */
 export class MtlsCredentials {
+  /** Outbound sessions kept for resumption, per peer (see sessionKey). */
+  readonly sessions = new TlsSessionCache();
   private context: tls.SecureContext | undefined;
   private creds: Credentials | undefined;
+  private ticketKeys = randomBytes(48);
 
   constructor(initial?: Credentials) {
     if (initial) this.update(initial);
   }
 
   update(creds: Credentials): void {
+    if (this.creds !== undefined && this.creds.anchorsPem !== creds.anchorsPem)
+      this.ticketKeys = randomBytes(48);
     this.context = tls.createSecureContext({
       key: creds.keyPem,
       cert: creds.certChainPem,
       ca: creds.anchorsPem,
       minVersion: "TLSv1.3",
       maxVersion: "TLSv1.3",
+      ticketKeys: this.ticketKeys,
+      sessionIdContext: SESSION_ID_CONTEXT,
+      sessionTimeout: SESSION_TIMEOUT_S,
     });
     this.creds = creds;
+    this.sessions.clear();
   }
 
   identity(): string | undefined {
     return this.creds?.identity;
-  }
-
-  anchorsPem(): string {
-    return this.creds?.anchorsPem ?? "";
   }
 
   secureContext(): tls.SecureContext {
@@ -104,21 +112,26 @@ export function checkServerIdentity(
   cert: tls.PeerCertificate,
 ): Error | undefined {
   const actual = identityOf(cert);
-  if (actual === expected) return undefined;
+  if (actual === expected && isP256(cert)) return undefined;
   return new TlsIdentityError(
     "WEFT_ERR_TLS_PEER_IDENTITY",
-    `the server presented ${cert.subjectaltname ?? "no SAN"}, expected DNS:${expected}`,
+    `the server presented ${cert.subjectaltname ?? "no SAN"} (${cert.asn1Curve ?? "no EC key"}), expected DNS:${expected} on P-256`,
   );
 }
 
-/** Starts TLS on `socket` (connecting or connected) to a peer that must prove `identity`. */
+/**
+ * Starts TLS on `socket` (connecting or connected) to a peer that must prove `identity`. With
+ * `peerAddress`, the peer's last session is offered for resumption and new ones are kept.
+ */
 export function originateTls(
   creds: MtlsCredentials,
   socket: Socket,
   identity: string,
   alpn: readonly string[] = ALPN,
+  peerAddress?: string,
 ): tls.TLSSocket {
-  return tls.connect({
+  const key = peerAddress === undefined ? undefined : sessionKey(peerAddress, identity);
+  const sock = tls.connect({
     socket,
     servername: identity,
     secureContext: creds.secureContext(),
@@ -126,27 +139,72 @@ export function originateTls(
     minVersion: "TLSv1.3",
     rejectUnauthorized: true,
     checkServerIdentity: (_host, cert) => checkServerIdentity(identity, cert),
+    session: key === undefined ? undefined : creds.sessions.get(key, Date.now()),
   });
+  if (key !== undefined) keepSessions(sock, creds.sessions, key);
+  return sock;
 }
 
-/** The seam's outbound side: endpoints with an identity get mTLS. */
+/**
+ * Keeps the tickets the server sends, with the expiry of the certificate it proved. node:tls
+ * checks neither the chain nor the name again on a resumed session: the ticket, which only the
+ * server that issued it can open, stands for the identity proved when it was issued.
+ */
+function keepSessions(sock: tls.TLSSocket, sessions: TlsSessionCache, key: string): void {
+  let notAfterMs: number | undefined;
+  sock.on("session", (session: Buffer) => {
+    notAfterMs ??= Date.parse(sock.getPeerCertificate().valid_to);
+    if (notAfterMs > Date.now()) sessions.set(key, session, notAfterMs);
+  });
+  // A refused or broken resumption is not offered again: the next connection does it in full.
+  sock.once("error", () => sessions.delete(key));
+}
+
+/** The seam's outbound side: endpoints with an identity get mTLS, resumed per peer. */
 export function mtlsOriginator(creds: MtlsCredentials): TlsOriginator {
   return {
     peerIdentity: (endpoint: Endpoint): string | undefined => endpoint.identity,
-    originate: (socket, identity, alpn): Socket => originateTls(creds, socket, identity, alpn),
+    originate: (socket, identity, alpn, peerAddress): Socket =>
+      originateTls(creds, socket, identity, alpn, peerAddress),
   };
 }
 
-/** Verifies a terminated connection's client certificate (pure over the peer data). */
+/** The certificate's key is on P-256, the only curve the mesh issues. */
+export function isP256(cert: tls.PeerCertificate): boolean {
+  return cert.asn1Curve === "prime256v1";
+}
+
+/**
+ * OpenSSL's verdict on the peer's chain against the context's anchors: an error code such as
+ * CERT_HAS_EXPIRED, or "" when it verified. tls.Server and tls.connect enforce it themselves
+ * (through this same call); a server-side TLSSocket made by hand, as the terminator's is, only
+ * records it, so without this check any certificate would pass.
+ */
+export function opensslVerifyError(sock: tls.TLSSocket): string {
+  const handle = (
+    sock as unknown as { _handle?: { verifyError(): (Error & { code?: string }) | null } }
+  )._handle;
+  if (handle === undefined) return "NO_TLS_HANDLE";
+  const err = handle.verifyError();
+  return err === null ? "" : (err.code ?? err.message);
+}
+
+/**
+ * Decides on a terminated connection's client from its certificate and OpenSSL's verdict
+ * ("" = verified). On a resumed session both are those of the full handshake that issued the
+ * ticket, so the certificate's expiry is checked again here.
+ */
 export function clientIdentityDecision(
-  peer: tls.DetailedPeerCertificate | undefined,
-  anchorsPem: string,
+  peer: tls.PeerCertificate | undefined,
+  verifyError: string,
   nowMs: number,
 ): { ok: true; identity: string } | { ok: false; reason: string } {
   if (peer === undefined || peer.raw === undefined)
     return { ok: false, reason: "no_client_certificate" };
-  const verdict = verifyPeerChain(peerChainDer(peer), anchorsPem, nowMs);
-  if (!verdict.ok) return { ok: false, reason: "untrusted_client_certificate" };
+  if (verifyError !== "") return { ok: false, reason: "untrusted_client_certificate" };
+  if (!(Date.parse(peer.valid_to) > nowMs))
+    return { ok: false, reason: "client_certificate_expired" };
+  if (!isP256(peer)) return { ok: false, reason: "client_certificate_not_p256" };
   const identity = identityOf(peer);
   if (identity === undefined) return { ok: false, reason: "client_certificate_without_identity" };
   return { ok: true, identity };
@@ -157,30 +215,35 @@ export interface TerminatorOptions {
   handshakeTimeoutMs?: number;
   /** Called when a connection is refused (metrics); `reason` is a label value. */
   onRefused?: (reason: string) => void;
-  now?: () => number;
 }
 
 function handshake(sock: tls.TLSSocket, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
+    const settle = (err?: Error): void => {
+      clearTimeout(timer);
+      sock.off("secure", settle).off("error", settle).off("end", gone).off("close", gone);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    // A client that goes away mid-handshake ends a server-side socket without an error (and
+    // the accepted socket is half-open), which would otherwise wait for the timeout.
+    const gone = (): void =>
+      settle(
+        new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "the client left during the handshake"),
+      );
     const timer = setTimeout(
-      () => reject(new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "handshake timeout")),
+      () => settle(new TlsIdentityError("WEFT_ERR_TLS_HANDSHAKE", "handshake timeout")),
       timeoutMs,
     );
-    sock.once("secure", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    sock.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    sock.once("secure", settle).once("error", settle).once("end", gone).once("close", gone);
   });
 }
 
 /**
  * The seam's inbound side. Declines (undefined) ClientHellos whose SNI is not this proxy's
  * identity, so they pass through opaque; otherwise terminates, requires a client certificate
- * that chains to an anchor, and resolves with the client's identity. Refusals reject.
+ * that OpenSSL verified against the anchors, and resolves with the client's identity (its single
+ * DNS SAN). Refusals reject.
  */
 export function mtlsTerminator(
   creds: MtlsCredentials,
@@ -208,9 +271,9 @@ export function mtlsTerminator(
         refuse("handshake_failed", sock),
       );
       const decision = clientIdentityDecision(
-        sock.getPeerCertificate(true),
-        creds.anchorsPem(),
-        (opts.now ?? Date.now)(),
+        sock.getPeerCertificate(),
+        opensslVerifyError(sock),
+        Date.now(),
       );
       if (!decision.ok) return refuse(decision.reason, sock);
       // Only a tls.Server clears this on a server-side socket; HTTP/2 would wait for it forever.

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import * as http from "node:http";
 import type * as net from "node:net";
+import * as tls from "node:tls";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,11 +28,18 @@ function fixedDst(port: number): Interception {
   };
 }
 
-function get(port: number): Promise<{ status: number; body: string }> {
+/** A GET; with `keepAlive` false it has a connection of its own, closed after the response. */
+function get(port: number, keepAlive = true): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     http
       .get(
-        { host: "127.0.0.1", port, path: "/hello", headers: { host: "srv.ns.svc.cluster.local" } },
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/hello",
+          headers: { host: "srv.ns.svc.cluster.local" },
+          ...(keepAlive ? {} : { agent: false }),
+        },
         (res) => {
           let body = "";
           res.on("data", (d) => (body += d));
@@ -40,6 +48,12 @@ function get(port: number): Promise<{ status: number; body: string }> {
       )
       .on("error", reject);
   });
+}
+
+/** The value of the series `name{labels}` in a Prometheus text exposition, or undefined. */
+function sample(text: string, name: string, labels: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
 describe("two proxies do mTLS end to end (in-process, loopback)", function () {
@@ -157,6 +171,51 @@ describe("two proxies do mTLS end to end (in-process, loopback)", function () {
       ),
     );
     expect(outbound).to.match(/identity_cert_expiration_timestamp_seconds \d+/);
+  });
+
+  it("counts an inbound mTLS connection's TCP metrics once, labelled with the client identity", async () => {
+    const server = await meshedProxy(SRV, "srv", fixedDst(appPort));
+    const client = await meshedProxy(CLI, "cli", fixedDst(server.inbound.port), {
+      port: server.inbound.port,
+      identity: SRV,
+    });
+    expect((await get(client.outbound.port)).status).to.equal(200);
+    const meshed = `direction="inbound",peer="src",target_addr="127.0.0.1:${appPort}",tls="true",client_id="${CLI}"`;
+    let text = await server.metrics.registry.metrics();
+    expect(sample(text, "tcp_open_total", meshed)).to.equal(1);
+    expect(sample(text, "tcp_open_connections", meshed)).to.equal(1);
+    expect(sample(text, "tcp_read_bytes_total", meshed)).to.be.greaterThan(0);
+    expect(sample(text, "tcp_write_bytes_total", meshed)).to.be.greaterThan(0);
+    expect(text).to.not.match(
+      /tcp_open_total\{direction="inbound",peer="src"[^}]*tls="no_identity"/,
+    );
+
+    await client.close();
+    proxies.splice(proxies.indexOf(client), 1);
+    const plain = `direction="inbound",peer="src",target_addr="127.0.0.1:${appPort}",tls="no_identity",no_tls_reason="not_provided_by_service_discovery"`;
+    expect((await get(server.inbound.port, false)).status).to.equal(200);
+    text = await server.metrics.registry.metrics();
+    const plainRead = sample(text, "tcp_read_bytes_total", plain) ?? 0;
+    // a TLS client without a certificate fails the handshake: counted as plaintext, bytes and all
+    await new Promise<void>((resolve) => {
+      const c = tls.connect({ port: server.inbound.port, host: "127.0.0.1", servername: SRV });
+      c.on("error", () => undefined).on("close", () => resolve());
+    });
+    for (let i = 0; i < 100; i++) {
+      text = await server.metrics.registry.metrics();
+      if (
+        sample(text, "tcp_close_total", meshed) === 1 &&
+        sample(text, "tcp_close_total", plain) === 2
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(sample(text, "tcp_close_total", meshed)).to.equal(1);
+    expect(sample(text, "tcp_open_connections", meshed)).to.equal(0);
+    expect(sample(text, "tcp_open_total", plain)).to.equal(2);
+    expect(sample(text, "tcp_close_total", plain)).to.equal(2);
+    expect(sample(text, "tcp_open_connections", plain)).to.equal(0);
+    expect(sample(text, "tcp_read_bytes_total", plain)).to.be.greaterThan(plainRead + 200);
   });
 
   it("counts inbound refusals by reason", async () => {

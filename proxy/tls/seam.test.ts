@@ -13,7 +13,9 @@ describe("TLS seam", () => {
       }),
     ).to.equal(undefined);
     expect(seam.inbound).to.equal(undefined);
-    expect(() => seam.outbound.originate(new net.Socket(), "x", [])).to.throw(/not available/);
+    expect(() => seam.outbound.originate(new net.Socket(), "x", [], "10.0.0.1")).to.throw(
+      /not available/,
+    );
   });
 
   it("labels plaintext as disabled when identity is off, no_identity otherwise", () => {

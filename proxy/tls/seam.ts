@@ -11,8 +11,16 @@ import type { Endpoint } from "../route/resolver";
 export interface TlsOriginator {
   /** The identity to require of the endpoint, or undefined to connect in plaintext. */
   peerIdentity(endpoint: Endpoint): string | undefined;
-  /** Wraps a connecting socket in TLS to `identity` (SNI = identity) with the given ALPN list. */
-  originate(socket: Socket, identity: string, alpn: readonly string[]): Socket;
+  /**
+   * Wraps a connecting socket in TLS to `identity` (SNI = identity) with the given ALPN list;
+   * `peerAddress` (the endpoint's IP) picks the TLS session to resume; without it, none is.
+   */
+  originate(
+    socket: Socket,
+    identity: string,
+    alpn: readonly string[],
+    peerAddress?: string,
+  ): Socket;
 }
 
 export interface Terminated {

@@ -10,10 +10,13 @@ import { generateLocalKey } from "../identity/csr";
 export interface TestCa {
   anchorsPem: string;
   issuer: Issuer;
-  /** Credentials for `identity`; `anchorsPem` overrides the bundle the holder trusts. */
+  /**
+   * Credentials for `identity`; `anchorsPem` overrides the bundle the holder trusts; `now` and
+   * `skewMs` issue them as if at that time (in the past: an expired certificate).
+   */
   issue(
     identity: string,
-    opts?: { lifetimeMs?: number; anchorsPem?: string },
+    opts?: { lifetimeMs?: number; anchorsPem?: string; now?: Date; skewMs?: number },
   ): Promise<Credentials>;
 }
 
@@ -30,7 +33,13 @@ export async function testCa(): Promise<TestCa> {
     async issue(identity, opts = {}): Promise<Credentials> {
       const local = await generateLocalKey(identity);
       const csr = await parseCsr(local.csrDer);
-      const leaf = await signLeaf(issuer, csr.publicKey, { identity, lifetimeMs: opts.lifetimeMs });
+      const now = opts.now ?? new Date();
+      const leaf = await signLeaf(issuer, csr.publicKey, {
+        identity,
+        lifetimeMs: opts.lifetimeMs,
+        skewMs: opts.skewMs,
+        now,
+      });
       const ms = leaf.validUntil.getTime();
       const res = {
         leafCertificate: leaf.leafDer,
@@ -42,7 +51,7 @@ export async function testCa(): Promise<TestCa> {
         local,
         identity,
         trust.trustAnchorsPem,
-        Date.now(),
+        now.getTime(),
       );
       return { ...creds, anchorsPem: opts.anchorsPem ?? creds.anchorsPem };
     },
