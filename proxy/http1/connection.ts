@@ -286,9 +286,12 @@ export class Http1Connection implements UpstreamOwner {
   /** Another attempt: the head and the body kept so far go to a connection to `ep`. */
   private resendTo(ep: Endpoint): void {
     const up = this.env.pool.acquire(ep, this, this.key);
-    if (up === undefined)
+    if (up === undefined) {
       this.park({ whole: Buffer.alloc(0), end: 0, verbatim: false, retry: true });
-    else this.resend(up);
+      return;
+    }
+    this.resend(up);
+    if (this.reqState === REQ_BODY) this.socket.resume();
   }
 
   private resend(up: Upstream): void {

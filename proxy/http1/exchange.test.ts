@@ -174,6 +174,32 @@ describe("HTTP/1 engine with a route layer (loopback)", function () {
     ]);
   });
 
+  it("sends the rest of a body still arriving to the endpoint tried after a refused one", async () => {
+    const seen: Seen[] = [];
+    const closed = net.createServer();
+    const refused = await listenOn(closed);
+    await closeServer(closed);
+    servers.push(await app("good", seen, () => 200));
+    const events: Event[] = [];
+    const port = await start((p) => ({ ports: [refused, ...p], retryErrors: true }), events);
+    const client = net.connect(port, "127.0.0.1");
+    let reply = "";
+    client.on("data", (d: Buffer) => (reply += d.toString("latin1")));
+    client.write("POST / HTTP/1.1\r\nHost: web\r\nContent-Length: 10\r\n\r\nabc");
+    await new Promise((r) => setTimeout(r, 100));
+    client.write("defghij");
+    const deadline = performance.now() + 3000;
+    while (!reply.includes("good") && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    client.destroy();
+    expect(reply).to.match(/^HTTP\/1.1 200 /);
+    expect(seen).to.deep.equal([{ server: "good", method: "POST", body: "abcdefghij" }]);
+    expect(events).to.deep.equal([
+      "error connected=false replayable=true",
+      "response 200 replayable=true",
+    ]);
+  });
+
   it("answers 502 and tells the exchange when it gives up on an attempt", async () => {
     const closed = net.createServer();
     const refused = await listenOn(closed);
