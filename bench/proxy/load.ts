@@ -166,6 +166,55 @@ function rampP99(ramp: number[]): number {
   );
 }
 
+/**
+ * crload (bench/loadgen, built into dist/bench/bin by bench/run.sh) at a constant rate: the same
+ * open model and warm-up split as vegeta(), at a fraction of its CPU. Latency runs from each
+ * request's due time, so a request queued behind a stall (all `--max-conns` connections busy)
+ * counts its wait. It summarizes in process and prints one JSON line: nothing to decode after.
+ */
+export async function crload(
+  bin: string,
+  url: string,
+  rate: number,
+  seconds: number,
+): Promise<Latency> {
+  const argv = [
+    `--rate=${rate}`,
+    `--duration=${seconds + WARM_SECONDS}`,
+    `--warm=${WARM_SECONDS}`,
+    "--timeout=5",
+    url,
+  ];
+  // Bounded by itself (schedule + at most --timeout to drain); the kill is for a hang.
+  return parseCrload(await exec(bin, argv, (seconds + WARM_SECONDS + 30) * 1000));
+}
+
+const CRLOAD_FIELDS = ["rate", "achieved", "p50", "p99", "p999", "errors", "rampP99"] as const;
+
+/**
+ * crload's output (its last line, a JSON object) as a Latency; null (no sample in a window) is
+ * NaN, as percentile() gives for none. Throws on anything else, quoting it.
+ */
+export function parseCrload(stdout: string): Latency {
+  const line = stdout.trim().split("\n").pop() ?? "";
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch {
+    throw new Error(`crload: not JSON: ${line.slice(0, 200)}`);
+  }
+  const obj = (typeof json === "object" && json !== null ? json : {}) as Record<string, unknown>;
+  const out = {} as Latency;
+  for (const key of CRLOAD_FIELDS) {
+    const v = obj[key];
+    if (v !== null && typeof v !== "number") {
+      throw new Error(`crload: ${key} is ${JSON.stringify(v)} in ${line.slice(0, 200)}`);
+    }
+    out[key] = v ?? NaN;
+  }
+  return out;
+}
+
 /** h2load over h2c prior knowledge; requests per second and errors. */
 export async function h2load(url: string, seconds: number): Promise<Saturation> {
   const out = await exec(
