@@ -30,6 +30,9 @@ if ! command -v vegeta >/dev/null; then
   mkdir -p dist/bench/bin
   GOBIN="$root/dist/bench/bin" go install github.com/tsenart/vegeta/v12@v12.12.0
 fi
+# crload (bench/loadgen): constant-rate load at a fraction of vegeta's CPU; rebuilt when its
+# source is newer than the binary.
+[ dist/bench/bin/crload -nt bench/loadgen/crload.c ] || bash bench/loadgen/build.sh
 
 [ -x dist/weft-proxy ] || bash proxy/sea/build.sh
 
