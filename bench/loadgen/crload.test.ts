@@ -107,6 +107,22 @@ describe("crload, the constant-rate load generator", function () {
     }
   });
 
+  it("reads chunked bodies, and a close after a complete response is no error", async () => {
+    const srv = await serve((n, _req, res) => {
+      if (n % 2 === 0) res.setHeader("Connection", "close");
+      res.write("chunked, ");
+      setImmediate(() => res.end("in two\n"));
+    });
+    try {
+      const { stdout } = await run(bin, ["--rate=100", "--duration=0.5", "--warm=0", srv.url]);
+      const out = JSON.parse(stdout) as Record<string, number>;
+      expect(out).to.include({ requests: 50, responses: 50, errors: 0 });
+      expect(out.conns).to.be.at.least(25);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it("stops at --duration plus --timeout when nothing answers, every request an error", async () => {
     const srv = await serve(() => undefined);
     try {
