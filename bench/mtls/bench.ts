@@ -22,14 +22,13 @@ import { event, podObject, serviceObject, sliceObject } from "../../operator/des
 import { FeedWatchSource } from "../../operator/destination/watch";
 import { backendNginx, haproxyHop, haproxyTlsHop, portsFrom, TLS_NAMES } from "../proxy/configs";
 import { makePki } from "../proxy/pki";
-import { vegeta, wrk, type Latency } from "../proxy/load";
+import { constantRate, LOADGEN, wrk, type Latency } from "../proxy/load";
 import { cpuUs, start, stop, type Proc } from "../proxy/procs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const RATE = 1000;
 const HANDSHAKES = Number(process.env.BENCH_HANDSHAKES ?? 300);
 const WEFT_BIN = process.env.WEFT_PROXY_BIN ?? path.resolve(__dirname, "../../dist/weft-proxy");
-const VEGETA = process.env.VEGETA_BIN ?? "vegeta";
 const NS = "bench";
 const TRUST = "serviceaccount.identity.weft-system.cluster.local";
 const SERVER_ID = `server.${NS}.${TRUST}`;
@@ -231,8 +230,8 @@ async function measure(name: string, port: number, procs: Proc[]): Promise<Row> 
   const cpu0 = cpuOf(procs);
   const sat = await wrk(url, SECONDS);
   const cpu = cpuOf(procs) - cpu0;
-  const base = await vegeta(VEGETA, `http://127.0.0.1:${P.app}/13`, RATE, SECONDS);
-  const lat = await vegeta(VEGETA, url, RATE, SECONDS);
+  const base = await constantRate(`http://127.0.0.1:${P.app}/13`, RATE, SECONDS);
+  const lat = await constantRate(url, RATE, SECONDS);
   return { name, rps: sat.rps, cpuUsPerReq: cpu / sat.requests / procs.length, lat, base };
 }
 
@@ -299,7 +298,9 @@ const ratio = (a: number, b: number): string => (a > 0 && b > 0 ? `${(a / b).toF
 
 function print(rows: Row[], hs: Handshakes[], conns: { tlsConns: number; requests: number }): void {
   const added = (r: Row, k: "p50" | "p99"): number => r.lat[k] - r.base[k];
-  console.log(`\nmTLS on a meshed hop (two proxies), /13, keep-alive; ${RATE}/s for ${SECONDS} s:`);
+  console.log(
+    `\nmTLS on a meshed hop (two proxies), /13, keep-alive; ${RATE}/s for ${SECONDS} s (${LOADGEN}):`,
+  );
   console.log(
     "  target        RPS(sat)  CPU µs/req/proxy  p50/p99 ms @1k  added p50/p99 ms  (direct p50/p99)",
   );

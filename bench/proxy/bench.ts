@@ -17,7 +17,16 @@ import {
   weftHopEnv,
   type Ports,
 } from "./configs";
-import { h2load, pinLoad, vegeta, WARM_SECONDS, wrk, type Latency, type Saturation } from "./load";
+import {
+  constantRate,
+  h2load,
+  LOADGEN,
+  pinLoad,
+  WARM_SECONDS,
+  wrk,
+  type Latency,
+  type Saturation,
+} from "./load";
 import { pinSelf, placement } from "./pin";
 import {
   bundleMtlsHop,
@@ -45,7 +54,6 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const RATES = (process.env.BENCH_RATES ?? "1000,5000").split(",").map(Number);
 const WEFT_BIN = process.env.WEFT_PROXY_BIN ?? path.resolve(__dirname, "../../dist/weft-proxy");
-const VEGETA = process.env.VEGETA_BIN ?? "vegeta";
 const BODIES = ["13", "16k"];
 
 interface Target {
@@ -212,9 +220,9 @@ async function measureBody(
   for (const rate of RATES) {
     process.stderr.write(`, ${rate}/s`);
     // Paired with a direct run right before, so a busy host shifts both alike.
-    if (procs.length) baseline.push(await vegeta(VEGETA, directUrl, rate, SECONDS));
+    if (procs.length) baseline.push(await constantRate(directUrl, rate, SECONDS));
     const sampler = sampleMem(pids(procs));
-    lat.push(await vegeta(VEGETA, url, rate, SECONDS));
+    lat.push(await constantRate(url, rate, SECONDS));
     const m = sampler();
     load = { rssKb: Math.max(load.rssKb, m.rssKb), anonKb: Math.max(load.anonKb, m.anonKb) };
   }
@@ -373,7 +381,7 @@ function printTable(rows: Row[]): void {
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join("  "));
   console.log(
-    `(added: minus a direct run at the same rate just before; latency after the first ${WARM_SECONDS} s of each constant-rate run, when the generator opens its connections — that ramp is below; RSS and RssAnon: the larger hop of the pair)`,
+    `(constant rate by ${LOADGEN}; added: minus a direct run at the same rate just before; latency after the first ${WARM_SECONDS} s of each constant-rate run, when the generator opens its connections — that ramp is below; RSS and RssAnon: the larger hop of the pair)`,
   );
   printRamp(rows);
 }

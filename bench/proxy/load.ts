@@ -189,6 +189,15 @@ export async function crload(
   return parseCrload(await exec(bin, argv, (seconds + WARM_SECONDS + 30) * 1000));
 }
 
+/** Which constant-rate generator the benchmarks use: crload unless BENCH_LOADGEN=vegeta. */
+export const LOADGEN = process.env.BENCH_LOADGEN === "vegeta" ? "vegeta" : "crload";
+
+/** A constant-rate run with the chosen generator (both baseline and peers must use the same one). */
+export function constantRate(url: string, rate: number, seconds: number): Promise<Latency> {
+  if (LOADGEN === "vegeta") return vegeta(process.env.VEGETA_BIN ?? "vegeta", url, rate, seconds);
+  return crload(process.env.CRLOAD_BIN ?? "crload", url, rate, seconds);
+}
+
 const CRLOAD_FIELDS = ["rate", "achieved", "p50", "p99", "p999", "errors", "rampP99"] as const;
 
 /**
