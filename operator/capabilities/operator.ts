@@ -16,6 +16,7 @@ import { reconcileMesh, type ReconcileResult } from "../mesh/reconciler";
 import { cached } from "./cache";
 import { emitPodEvent } from "./events";
 import { mutatePod } from "./injector";
+import { admissionTiming } from "./timing";
 import { MeshKind, ServiceProfileKind } from "./kinds";
 import { reconcileProfileStatus } from "./profiles";
 import { validateMeshRequest, validateServiceProfileRequest } from "./validators";
@@ -27,6 +28,9 @@ export const Weft = new Capability({
 });
 
 const { When } = Weft;
+
+/** Admission timing with sub-millisecond buckets; operator/pepr.ts hands Pepr its hooks. */
+export const admissionTimes = admissionTiming();
 
 async function currentMesh(): Promise<Mesh | undefined> {
   const list = await K8s(MeshKind).Get();
@@ -103,7 +107,7 @@ const injectorDeps = {
 
 When(a.Pod)
   .IsCreated()
-  .Mutate((req) => mutatePod(req, injectorDeps));
+  .Mutate((req) => admissionTimes.timeMutate(() => mutatePod(req, injectorDeps)));
 
 When(ServiceProfileKind)
   .IsCreatedOrUpdated()
