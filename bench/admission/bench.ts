@@ -23,6 +23,7 @@ import {
   mutateDurations,
   percentile,
   readHistogram,
+  readSamples,
   readSummary,
   runShareAtOrBelow,
   type HistogramDelta,
@@ -180,6 +181,27 @@ interface Snapshot {
   review: HistogramDelta;
   mutate: HistogramDelta;
   pepr: Summary[];
+  process: ProcessFigures;
+}
+
+/** The admission pods' processes (prom-client's default metrics, operator/pepr.ts). */
+interface ProcessFigures {
+  /** CPU seconds, summed over the pods. */
+  cpu: number;
+  gc: HistogramDelta;
+  /** Event-loop lag since the previous read (prom-client resets it on every read), worst pod. */
+  lagP99: number;
+  lagMax: number;
+}
+
+function processFigures(metrics: string): ProcessFigures {
+  const worst = (name: string): number => Math.max(0, ...readSamples(metrics, name));
+  return {
+    cpu: readSamples(metrics, "process_cpu_seconds_total").reduce((a, b) => a + b, 0),
+    gc: readHistogram(metrics, "nodejs_gc_duration_seconds", {}),
+    lagP99: worst("nodejs_eventloop_lag_p99_seconds"),
+    lagMax: worst("nodejs_eventloop_lag_max_seconds"),
+  };
 }
 
 /** The API server's metrics are read first: its step summary is a sliding window. */
@@ -193,6 +215,7 @@ async function snapshot(pods: string[]): Promise<Snapshot> {
     review: readHistogram(all, REVIEW, { kind: "Pod", operation: "CREATE" }),
     mutate: readHistogram(all, MUTATE, {}),
     pepr: ops.map((t) => readSummary(t, "pepr_mutate")),
+    process: processFigures(all),
   };
 }
 
@@ -254,6 +277,7 @@ function printReport(r: Report): void {
     ]),
   );
   printOwnHistograms(r);
+  printProcess(r);
   printPeprFigures(r);
   console.log(histogramRow("api server: webhook admission duration (delta)", webhook));
   const under = (bound: number): string => `${webhook.buckets.get(bound) ?? 0}/${webhook.count}`;
@@ -289,6 +313,19 @@ function printOwnHistograms(r: Report): void {
   console.log(
     `    review buckets 0.5–25 ms: ≤2 ms ${under(0.002)}, ≤5 ms ${under(0.005)}, ` +
       `≤10 ms ${under(0.01)}, ≤25 ms ${under(0.025)}`,
+  );
+}
+
+function printProcess(r: Report): void {
+  const [b, a] = [r.before.process, r.after.process];
+  const reviews = r.after.review.count - r.before.review.count;
+  if (reviews <= 0) return;
+  const gc = histogramDelta(b.gc, a.gc);
+  const over10 = gc.count - (gc.buckets.get(0.01) ?? gc.count);
+  console.log(
+    `    admission pods during the run: CPU ${ms(((a.cpu - b.cpu) * 1000) / reviews, 2)} ms per review; ` +
+      `GC ${gc.count} pauses, ${ms(gc.sum * 1000)} ms in all, ${over10} over 10 ms; ` +
+      `event-loop lag p99 ${ms(a.lagP99 * 1000)} ms, max ${ms(a.lagMax * 1000)} ms`,
   );
 }
 

@@ -5,6 +5,7 @@ import {
   mutateDurations,
   percentile,
   readHistogram,
+  readSamples,
   readSummary,
   runShareAtOrBelow,
 } from "./figures";
@@ -136,5 +137,19 @@ describe("admission benchmark figures", () => {
     expect(runShareAtOrBelow(0.99, 1500, 1500)).to.be.closeTo(0.99, 1e-12);
     expect(runShareAtOrBelow(0.5, 4000, 1500)).to.equal(0);
     expect(runShareAtOrBelow(0.99, 10, 0)).to.equal(0);
+  });
+
+  it("reads plain samples of one name across pods, not its longer namesakes", () => {
+    const text = [
+      "process_cpu_seconds_total 1.5",
+      "process_cpu_seconds_total_other 9",
+      'nodejs_eventloop_lag_max_seconds{pod="a"} 0.012',
+      "process_cpu_seconds_total 2.25",
+    ].join("\n");
+    expect(readSamples(text, "process_cpu_seconds_total")).to.deep.equal([1.5, 2.25]);
+    expect(readSamples(text, "nodejs_eventloop_lag_max_seconds", { pod: "a" })).to.deep.equal([
+      0.012,
+    ]);
+    expect(readSamples(text, "nodejs_eventloop_lag_max_seconds", { pod: "b" })).to.deep.equal([]);
   });
 });

@@ -141,3 +141,18 @@ export function runShareAtOrBelow(q: number, windowCount: number, runCount: numb
   if (runCount <= 0) return 0;
   return Math.max(0, 1 - ((1 - q) * windowCount) / runCount);
 }
+
+/** The values of `<name>` (exactly: no suffix) in the series whose labels include `want`. */
+export function readSamples(
+  metrics: string,
+  name: string,
+  want: Record<string, string> = {},
+): number[] {
+  const line = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`);
+  const out: number[] = [];
+  for (const text of metrics.split("\n")) {
+    const m = line.exec(text);
+    if (m && matches(labelsOf(m[1] ?? ""), want)) out.push(Number(m[2]));
+  }
+  return out;
+}
