@@ -1,5 +1,6 @@
 // Pure arithmetic for the admission benchmark: Prometheus histograms and summaries from text,
-// their before/after delta, quantiles from buckets, and the Pepr admission log's durations.
+// their before/after delta, quantiles from buckets, what a shared summary says about one run,
+// and the Pepr admission log's durations.
 
 /** Cumulative bucket counts by upper bound (seconds; Infinity for +Inf), summed over series. */
 export type Buckets = Map<number, number>;
@@ -20,7 +21,10 @@ function matches(labels: Record<string, string>, want: Record<string, string>): 
   return Object.entries(want).every(([k, v]) => labels[k] === v);
 }
 
-/** Sums `<name>_bucket`, `_count` and `_sum` over the series whose labels include `want`. */
+/**
+ * Sums `<name>_bucket`, `_count` and `_sum` over the series whose labels include `want` (several
+ * pods' metrics may be concatenated: their series add up too).
+ */
 export function readHistogram(
   metrics: string,
   name: string,
@@ -29,11 +33,11 @@ export function readHistogram(
   const buckets: Buckets = new Map();
   let count = 0;
   let sum = 0;
-  const line = new RegExp(`^${name}_(bucket|count|sum)\\{([^}]*)\\} (\\S+)$`);
+  const line = new RegExp(`^${name}_(bucket|count|sum)(?:\\{([^}]*)\\})? (\\S+)$`);
   for (const text of metrics.split("\n")) {
     const m = line.exec(text);
     if (!m) continue;
-    const labels = labelsOf(m[2]);
+    const labels = labelsOf(m[2] ?? "");
     if (!matches(labels, want)) continue;
     const value = Number(m[3]);
     if (m[1] === "count") count += value;
@@ -92,19 +96,63 @@ export function mutateDurations(log: string): number[] {
   return out;
 }
 
-/** A Prometheus summary without labels (Pepr's `pepr_mutate`): quantiles, count and sum. */
+export interface Summary {
+  /** Quantile → value; the worst over the matching series. NaN (an empty window) is left out. */
+  quantiles: Map<number, number>;
+  count: number;
+  sum: number;
+}
+
+/**
+ * A Prometheus summary: `<name>{quantile=...}`, `_sum` and `_count` of the series whose labels
+ * include `want` (none: every series, as Pepr's unlabelled `pepr_mutate`). Counts and sums add up.
+ */
 export function readSummary(
   metrics: string,
   name: string,
-): { quantiles: Map<number, number>; count: number; sum: number } {
+  want: Record<string, string> = {},
+): Summary {
   const quantiles = new Map<number, number>();
   let count = 0;
   let sum = 0;
+  const line = new RegExp(`^${name}(_sum|_count)?(?:\\{([^}]*)\\})? (\\S+)$`);
   for (const text of metrics.split("\n")) {
-    const q = new RegExp(`^${name}\\{quantile="([\\d.]+)"\\} (\\S+)$`).exec(text);
-    if (q) quantiles.set(Number(q[1]), Number(q[2]));
-    if (text.startsWith(`${name}_count `)) count = Number(text.split(" ")[1]);
-    if (text.startsWith(`${name}_sum `)) sum = Number(text.split(" ")[1]);
+    const m = line.exec(text);
+    if (!m) continue;
+    const labels = labelsOf(m[2] ?? "");
+    if (!matches(labels, want)) continue;
+    const value = Number(m[3]);
+    if (m[1] === "_count") count += value;
+    else if (m[1] === "_sum") sum += value;
+    else if (labels.quantile !== undefined && !Number.isNaN(value)) {
+      const q = Number(labels.quantile);
+      quantiles.set(q, Math.max(quantiles.get(q) ?? value, value));
+    }
   }
   return { quantiles, count, sum };
+}
+
+/**
+ * A summary mixes a run's `runCount` observations with others in its window (`windowCount` in
+ * all). Its q-quantile v leaves at most (1 − q)·windowCount observations above v, so at least this
+ * share of the run's observations took ≤ v, whatever the others took.
+ */
+export function runShareAtOrBelow(q: number, windowCount: number, runCount: number): number {
+  if (runCount <= 0) return 0;
+  return Math.max(0, 1 - ((1 - q) * windowCount) / runCount);
+}
+
+/** The values of `<name>` (exactly: no suffix) in the series whose labels include `want`. */
+export function readSamples(
+  metrics: string,
+  name: string,
+  want: Record<string, string> = {},
+): number[] {
+  const line = new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`);
+  const out: number[] = [];
+  for (const text of metrics.split("\n")) {
+    const m = line.exec(text);
+    if (m && matches(labelsOf(m[1] ?? ""), want)) out.push(Number(m[2]));
+  }
+  return out;
 }

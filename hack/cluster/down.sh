@@ -51,9 +51,11 @@ stop_shims() {
   done
 }
 
+# Mount points are listed by their physical path: .cluster may be a symlink (a git worktree's).
 unmount_all() {
-  local mnt
-  for mnt in $(awk -v dir="$CLUSTER_DIR" '$5 == dir || index($5, dir "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+  local mnt dir
+  dir="$(cd "$CLUSTER_DIR" && pwd -P)"
+  for mnt in $(awk -v dir="$dir" '$5 == dir || index($5, dir "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount -l "$mnt" 2>/dev/null || true
   done
 }

@@ -23,14 +23,17 @@ controller_components() {
 }
 
 fill_rootfs() {
-  local root=$1 list
+  local root=$1 list project
   add_binary "$root" /usr/bin/node
   add_passwd "$root"
   add_ca_certs "$root"
   mkdir -p "$root/app" "$root/tmp"
   chmod 1777 "$root/tmp" "$root/app"
   list="$(mktemp)"
-  (cd "$REPO_DIR" && npm ls --omit=dev --all --parseable 2>/dev/null | sed 1d | sed "s|^$REPO_DIR/||" |
+  # The production packages as listed by the checkout that owns node_modules: a git worktree's
+  # node_modules may be a link to another checkout's, and npm ls in the worktree would fail on it.
+  project="$(dirname "$(cd "$REPO_DIR/node_modules" && pwd -P)")"
+  (cd "$project" && npm ls --omit=dev --all --parseable 2>/dev/null | sed 1d | sed "s|^$project/||" |
     awk -F/ '($1=="node_modules" && NF==2) || ($1=="node_modules" && NF==3 && $2 ~ /^@/)' |
     grep -Ev "$CONTROLLER_PRUNE" | sort -u) >"$list"
   tar -C "$REPO_DIR" -cf - -T "$list" | tar -C "$root/app" -xf -

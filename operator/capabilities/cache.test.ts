@@ -68,4 +68,35 @@ describe("cached", () => {
     expect(await get()).to.equal(7);
     expect(c.calls()).to.equal(3);
   });
+
+  it("reloads in the background when invalidated, serving the old value meanwhile", async () => {
+    let loads = 0;
+    const releases: ((v: number) => void)[] = [];
+    const load = (): Promise<number> => {
+      loads++;
+      return loads === 1 ? Promise.resolve(1) : new Promise<number>((r) => releases.push(r));
+    };
+    const get = cached(60_000, load, () => 0);
+    get.invalidate();
+    expect(loads, "nothing loaded yet: nothing to invalidate").to.equal(0);
+    expect(await get()).to.equal(1);
+    get.invalidate();
+    expect(loads, "the reload starts at once").to.equal(2);
+    expect(await get(), "well within the ttl, the old value until it lands").to.equal(1);
+    get.invalidate();
+    get.invalidate();
+    expect(loads, "one load at a time").to.equal(2);
+    releases[0](2);
+    await tick();
+    await tick();
+    expect(await get()).to.equal(2);
+    expect(
+      loads,
+      "invalidated during the load: once more, as it may have read old inputs",
+    ).to.equal(3);
+    releases[1](3);
+    await tick();
+    expect(await get()).to.equal(3);
+    expect(loads).to.equal(3);
+  });
 });

@@ -15,7 +15,9 @@ import * as names from "../mesh/names";
 import { reconcileMesh, type ReconcileResult } from "../mesh/reconciler";
 import { cached } from "./cache";
 import { emitPodEvent } from "./events";
+import { Generations } from "./generations";
 import { mutatePod } from "./injector";
+import { admissionTiming } from "./timing";
 import { MeshKind, ServiceProfileKind } from "./kinds";
 import { reconcileProfileStatus } from "./profiles";
 import { validateMeshRequest, validateServiceProfileRequest } from "./validators";
@@ -27,6 +29,9 @@ export const Weft = new Capability({
 });
 
 const { When } = Weft;
+
+/** Admission timing with sub-millisecond buckets; operator/pepr.ts hands Pepr its hooks. */
+export const admissionTimes = admissionTiming();
 
 async function currentMesh(): Promise<Mesh | undefined> {
   const list = await K8s(MeshKind).Get();
@@ -45,25 +50,58 @@ const nativeSidecars = cached(3600_000, async () => {
   }
 });
 
-/** Refreshed every 2 s off the request path; not cached while the Mesh has no trust anchors yet. */
-const injectContext = cached<InjectContext>(
-  (c) => (c.trustAnchorsPem ? 2000 : 0),
-  async () => {
-    const mesh = await currentMesh();
-    const cmName = mesh?.spec?.identity?.issuer?.trustAnchorsConfigMap ?? names.TRUST_ROOTS_CM;
-    const cm = await K8s(kind.ConfigMap)
-      .InNamespace(names.NS)
-      .Get(cmName)
-      .catch(() => undefined);
-    const anchorsPem = cm?.data?.[names.TRUST_ROOTS_KEY];
-    const trust = { anchorsPem, sha256: anchorsPem ? trustRootSha256(anchorsPem) : undefined };
-    return contextFromMesh(mesh, trust, await nativeSidecars());
-  },
-);
+async function loadContext(): Promise<InjectContext> {
+  const mesh = await currentMesh();
+  const cmName = mesh?.spec?.identity?.issuer?.trustAnchorsConfigMap ?? names.TRUST_ROOTS_CM;
+  const cm = await K8s(kind.ConfigMap)
+    .InNamespace(names.NS)
+    .Get(cmName)
+    .catch(() => undefined);
+  const anchorsPem = cm?.data?.[names.TRUST_ROOTS_KEY];
+  const trust = { anchorsPem, sha256: anchorsPem ? trustRootSha256(anchorsPem) : undefined };
+  return contextFromMesh(mesh, trust, await nativeSidecars());
+}
 
 /**
- * Namespaces from a watch started on first use (admission stays off the API server's hot path);
- * a namespace not seen yet is read directly. Watch events arrive within milliseconds, so an
+ * Reloaded off the request path when a watch sees the Mesh's spec or a ConfigMap of weft-system
+ * change, and every 60 s besides; every 2 s while those watches are not running. A reload is not
+ * free even off the request path: each read opens a new API server connection (TLS handshake,
+ * kubeconfig) on the event loop that admissions wait behind. Not cached while the Mesh has no
+ * trust anchors yet.
+ */
+let contextWatched = false;
+const injectContext = cached<InjectContext>(
+  (c) => (!c.trustAnchorsPem ? 0 : contextWatched ? 60_000 : 2000),
+  loadContext,
+);
+
+/** A status update (the reconciler writes one every resync) changes nothing the injector reads. */
+const meshGenerations = new Generations();
+
+function onMeshEvent(mesh: Mesh, phase: unknown): void {
+  const { name = "", generation } = mesh.metadata ?? {};
+  if (meshGenerations.changed(name, generation, String(phase) === "DELETED"))
+    injectContext.invalidate();
+}
+
+function watchContext(): void {
+  const watches = [
+    K8s(MeshKind).Watch((mesh, phase) => onMeshEvent(mesh as Mesh, phase)),
+    K8s(kind.ConfigMap)
+      .InNamespace(names.NS)
+      .Watch(() => injectContext.invalidate()),
+  ];
+  Promise.all(watches.map((w) => w.start()))
+    .then(() => (contextWatched = true))
+    .catch((err: unknown) => {
+      Log.warn({ err: String(err) }, "Mesh/ConfigMap watch failed; the Mesh context is polled");
+      for (const w of watches) w.close();
+    });
+}
+
+/**
+ * Namespaces from a watch started with the module, or on first use (admission stays off the API
+ * server's hot path); a namespace not seen yet is read directly. Watch events arrive within milliseconds, so an
  * annotation followed by a rollout restart is honoured.
  */
 const namespaceCache = new Map<string, V1Namespace>();
@@ -94,6 +132,18 @@ async function namespaceOf(name: string): Promise<V1Namespace | undefined> {
   return ns;
 }
 
+/**
+ * Started with the module (not while `pepr build` lists its bindings), so that the first
+ * admissions after a rollout find the namespaces and the Mesh context in memory too.
+ */
+if (process.env.PEPR_MODE !== "build") {
+  watchNamespaces();
+  watchContext();
+  injectContext().catch((err: unknown) =>
+    Log.warn({ err: String(err) }, "could not load the Mesh context yet; the first admission will"),
+  );
+}
+
 const injectorDeps = {
   context: injectContext,
   namespace: namespaceOf,
@@ -103,7 +153,7 @@ const injectorDeps = {
 
 When(a.Pod)
   .IsCreated()
-  .Mutate((req) => mutatePod(req, injectorDeps));
+  .Mutate((req) => admissionTimes.timeMutate(() => mutatePod(req, injectorDeps)));
 
 When(ServiceProfileKind)
   .IsCreatedOrUpdated()
