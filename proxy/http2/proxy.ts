@@ -3,7 +3,7 @@
 // both ways with HTTP/2 flow control, trailers are relayed, a reset on either side resets the
 // other, and an upstream GOAWAY retires its session from the pool while its streams finish.
 
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import * as net from "node:net";
 import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf, sanitize, upstreamError } from "../errors";
@@ -12,8 +12,8 @@ import type { Direction, HttpScope, ProxyMetrics, RouteMetrics } from "../metric
 import { endpointKey, type Endpoint } from "../route/resolver";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { forwardHeaders, grpcStatusOf, isGrpc } from "./headers";
+import { http2Module, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } from "./lazy";
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const END_STREAM = 0x1;
 
 export interface H2Env {
@@ -83,7 +83,7 @@ export class H2Pool {
     let sockErr: Error | undefined;
     socket.on("error", (e) => (sockErr = e));
     socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));
-    const session = http2.connect(`http://${endpointKey(endpoint)}`, {
+    const session = http2Module().connect(`http://${endpointKey(endpoint)}`, {
       createConnection: () => socket,
     });
     const pooled: PooledSession = {
@@ -333,7 +333,7 @@ export function serveH2(
   handler?: StreamHandler,
 ): http2.ServerHttp2Session {
   if (initial.length > 0) socket.unshift(initial);
-  const session = http2.performServerHandshake(socket);
+  const session = http2Module().performServerHandshake(socket);
   session.on("error", (e) => log.debug("h2 session error", { error: String(e) }));
   session.on("stream", (stream, headers, flags) => {
     if (handler !== undefined) return handler(stream, headers, (flags & END_STREAM) !== 0);

@@ -3,7 +3,7 @@
 // certificate, and publish the current certificate's expiry.
 import { readFile } from "node:fs/promises";
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "../metrics/prom";
 import type { CertifyRequest, CertifyResponse } from "../../api/gen/identity";
 import { verifyPeerChain } from "../tls/chain";
 import { generateLocalKey, type LocalKey } from "./csr";

@@ -1,7 +1,7 @@
 // Plugs identity into the proxy: from the WEFT_PROXY_IDENTITY_* settings, starts the agent
 // (key + CSR in memory, Certify with retry, renewal), registers the "identity" readiness gate,
 // and returns the TLS seam the listeners and pools use. With identity disabled: no TLS, no gate.
-import { Counter, type Registry } from "prom-client";
+import { Counter, type Registry } from "../metrics/prom";
 import type { ProxyConfig } from "../config";
 import type { ReadinessGate } from "../admin/readiness";
 import { noTls, type TlsSeam } from "../tls/seam";

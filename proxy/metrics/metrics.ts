@@ -2,7 +2,7 @@
 // written for Linkerd work unchanged. Label children are looked up once per connection or per
 // (authority, status) and cached, so a request costs a few map lookups and increments.
 
-import { Counter, Gauge, Registry, type Metric } from "prom-client";
+import { Counter, Gauge, Registry, type Metric } from "./prom";
 import { CounterFamily, HistogramFamily, type CounterSeries, type HistogramSeries } from "./series";
 
 export type Direction = "inbound" | "outbound";

@@ -5,11 +5,12 @@
  * session of an endpoint its backend's P2C balancer picked. The request body streams to the
  * attempt and is kept (up to 64 KiB) so a retry can send it again.
  */
-import * as http2 from "node:http2";
+import type * as http2 from "node:http2";
 import { upstreamError, ProxyError } from "../errors";
 import type { Slot } from "../balance/p2c";
 import type { DiscoveredEndpoint } from "../discovery/state";
 import { forwardHeaders, grpcStatusOf, isGrpc } from "../http2/headers";
+import { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } from "../http2/lazy";
 import { relayResponse, respondError, type H2Pool, type StreamHandler } from "../http2/proxy";
 import {
   routeRequest,
@@ -29,7 +30,6 @@ import {
 import type { RequestHead } from "./profile";
 import { ReplayBody } from "./replay";
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 const END_STREAM = 0x1;
 /** Connect failures move to another endpoint within one attempt, at most this often. */
 const CONNECT_ATTEMPTS = 3;
