@@ -21,6 +21,8 @@ render() {
   step "building the Pepr module (controller image $image)"
   bash "$root/hack/pepr.sh" build "$image" >"$root/dist/pepr-build.log" 2>&1 || fail "pepr build (see dist/pepr-build.log)"
   [[ -f $module ]] || fail "pepr build wrote no $module"
+  # No CPU limit on the operator's pods: throttling shows up as admission latency (see the script).
+  node --require tsx/cjs "$root/operator/install/module.ts" "$module" >&2 || fail "adjusting $module"
   step "writing config/install.yaml"
   mkdir -p "$root/config"
   {
