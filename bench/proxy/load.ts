@@ -108,6 +108,7 @@ function attack(
   ]);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "ignore", "inherit"] });
+    child.stdin.on("error", () => undefined);
     child.stdin.end(`GET ${url}\n`);
     const kill = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
     child.on("error", reject);

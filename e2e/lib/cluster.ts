@@ -58,6 +58,8 @@ export function kubectl(args: string[], options: RunOptions = {}): Promise<RunRe
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // kubectl may exit before reading its input (a fast failure): its exit code tells, not EPIPE.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
 }
