@@ -22,8 +22,9 @@ import { event, podObject, serviceObject, sliceObject } from "../../operator/des
 import { FeedWatchSource } from "../../operator/destination/watch";
 import { backendNginx, haproxyHop, haproxyTlsHop, portsFrom, TLS_NAMES } from "../proxy/configs";
 import { makePki } from "../proxy/pki";
-import { constantRate, LOADGEN, wrk, type Latency } from "../proxy/load";
-import { cpuUs, start, stop, type Proc } from "../proxy/procs";
+import { constantRate, LOADGEN, pinLoad, wrk, type Latency } from "../proxy/load";
+import { pinSelf, placement } from "../proxy/pin";
+import { cpuUs, pinPeers, start, stop, type Proc } from "../proxy/procs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const RATE = 1000;
@@ -345,6 +346,11 @@ function print(rows: Row[], hs: Handshakes[], conns: { tlsConns: number; request
 }
 
 async function main(): Promise<void> {
+  // The same placement as bench/proxy (BENCH_PIN); the in-process control plane goes with the load.
+  const place = placement();
+  pinLoad(place.load);
+  pinPeers(place.peers);
+  pinSelf(place.load);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weft-bench-mtls-"));
   fs.writeFileSync(path.join(dir, "16k.bin"), Buffer.alloc(16 * 1024, 120));
   fs.writeFileSync(path.join(dir, "backend.conf"), backendNginx(dir, portsFrom(BASE)));
@@ -360,7 +366,7 @@ async function main(): Promise<void> {
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(" ");
-    console.log(`bench mtls: ${os.cpus().length} CPUs, load average ${load}`);
+    console.log(`bench mtls: ${os.cpus().length} CPUs, load average ${load}; ${place.describe}`);
     for (const kind of ["plain", "mtls"] as const) {
       const procs = weftPair(cp, dir, kind);
       try {
