@@ -305,13 +305,7 @@ export class Http1Connection implements UpstreamOwner {
     this.deadline = null;
     if (this.resState !== RES_HEAD || this.exchange === null) return;
     this.generation++;
-    if (this.parked !== null) {
-      this.parked = null;
-      this.env.pool.cancel(this, this.key);
-    }
-    const up = this.upstream;
-    this.upstream = null;
-    if (up !== null) up.destroy();
+    this.dropAttempt();
     this.resReader.take(0);
     this.failExchange(
       new ProxyError(
@@ -653,6 +647,11 @@ export class Http1Connection implements UpstreamOwner {
     this.reqState = CLOSED;
     this.exchange?.failed(undefined);
     this.endExchange();
+    this.dropAttempt();
+  }
+
+  /** Gives up the current attempt's connection, or its place in the pool's queue. */
+  private dropAttempt(): void {
     if (this.parked !== null) {
       this.parked = null;
       this.env.pool.cancel(this, this.key);

@@ -32,6 +32,14 @@ async function app(name: string, seen: Seen[], status: () => number): Promise<ht
   return server;
 }
 
+/** A loopback port nothing listens on (it did a moment ago). */
+async function refusedPort(): Promise<number> {
+  const closed = net.createServer();
+  const port = await listenOn(closed);
+  await closeServer(closed);
+  return port;
+}
+
 function portOf(s: net.Server): number {
   return (s.address() as net.AddressInfo).port;
 }
@@ -159,9 +167,7 @@ describe("HTTP/1 engine with a route layer (loopback)", function () {
 
   it("tries the next endpoint when the connection is refused, with the body kept so far", async () => {
     const seen: Seen[] = [];
-    const closed = net.createServer();
-    const refused = await listenOn(closed);
-    await closeServer(closed);
+    const refused = await refusedPort();
     servers.push(await app("good", seen, () => 200));
     const events: Event[] = [];
     const port = await start((p) => ({ ports: [refused, ...p], retryErrors: true }), events);
@@ -176,9 +182,7 @@ describe("HTTP/1 engine with a route layer (loopback)", function () {
 
   it("sends the rest of a body still arriving to the endpoint tried after a refused one", async () => {
     const seen: Seen[] = [];
-    const closed = net.createServer();
-    const refused = await listenOn(closed);
-    await closeServer(closed);
+    const refused = await refusedPort();
     servers.push(await app("good", seen, () => 200));
     const events: Event[] = [];
     const port = await start((p) => ({ ports: [refused, ...p], retryErrors: true }), events);
@@ -201,9 +205,7 @@ describe("HTTP/1 engine with a route layer (loopback)", function () {
   });
 
   it("answers 502 and tells the exchange when it gives up on an attempt", async () => {
-    const closed = net.createServer();
-    const refused = await listenOn(closed);
-    await closeServer(closed);
+    const refused = await refusedPort();
     const events: Event[] = [];
     const port = await start(() => ({ ports: [refused] }), events);
     const r = await post(port, "payload");
