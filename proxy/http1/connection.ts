@@ -12,7 +12,7 @@ import { endpointKey, type Endpoint } from "../route/resolver";
 import { tunnel } from "../tcp/pipe";
 import { BodyFramer, requestFraming, responseFraming } from "./body";
 import { clientIdRewriteNeeded, withClientId, type InboundPeer } from "./client-id";
-import type { Attempt, Exchange, RequestRouter } from "./exchange";
+import { REPLAY_LIMIT, type Attempt, type Exchange, type RequestRouter } from "./exchange";
 import { HeadError, HeadReader, parseHead, type Head } from "./head";
 import {
   clientKeepAlive,
@@ -24,9 +24,6 @@ import {
 import type { Http1Pool, Upstream, UpstreamOwner } from "./pool";
 
 export type { RequestResolver, RequestRouter } from "./exchange";
-
-/** Request bodies up to this size are kept while they are sent, so a failed attempt can be sent again. */
-export const REPLAY_LIMIT = 64 * 1024;
 
 export interface Http1Env {
   readonly pool: Http1Pool;

@@ -7,8 +7,7 @@ import * as net from "node:net";
 import { ProxyError } from "../errors";
 import type { RunningProxy } from "../proxy";
 import { closeServer, listenOn, rawExchange, startTestProxy } from "../testkit";
-import { REPLAY_LIMIT } from "./connection";
-import type { Attempt, Exchange, RequestRouter } from "./exchange";
+import { REPLAY_LIMIT, type Attempt, type Exchange, type RequestRouter } from "./exchange";
 import type { Head } from "./head";
 
 interface Seen {

@@ -7,6 +7,12 @@ import type { ProxyError } from "../errors";
 import { endpointKey, type Endpoint } from "../route/resolver";
 import type { Head } from "./head";
 
+/**
+ * Request bodies up to this size are kept while they are sent, so a failed attempt can be sent
+ * again (HTTP/1 here, HTTP/2 in the route layer's ReplayBody).
+ */
+export const REPLAY_LIMIT = 64 * 1024;
+
 /** Where one attempt goes: the endpoint, and the pool key of its connections. */
 export interface Attempt {
   readonly endpoint: Endpoint;

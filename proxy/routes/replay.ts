@@ -6,9 +6,7 @@
  * needs it intact (nothing dropped yet).
  */
 import type { Readable, Writable } from "node:stream";
-
-/** Request bodies up to 64 KiB are kept so a retry can send them again. */
-export const MAX_REPLAY_BYTES = 64 * 1024;
+import { REPLAY_LIMIT } from "../http1/exchange";
 
 export class ReplayBody {
   private chunks: Buffer[] = [];
@@ -22,7 +20,7 @@ export class ReplayBody {
   constructor(
     private readonly source: Readable,
     ended: boolean,
-    private readonly limit = MAX_REPLAY_BYTES,
+    private readonly limit = REPLAY_LIMIT,
   ) {
     this.ended = ended;
     this.noBody = ended;

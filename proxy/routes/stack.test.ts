@@ -178,6 +178,35 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
     await dest.stop();
   });
 
+  /** A meshed pod's proxy on `ip` (identity SRV), forwarding inbound to `appPort`. */
+  async function meshedPeer(appPort: number, ip: string): Promise<RunningProxy> {
+    const config = loadConfig(
+      testEnv(appPort, {
+        WEFT_PROXY_INBOUND_LISTEN_ADDR: `${ip}:0`,
+        WEFT_PROXY_IDENTITY_DISABLED: "false",
+      }),
+    );
+    return startProxy(config, {
+      tls: await seamFor(ca, SRV),
+      readiness: new Readiness(),
+      interception: unavailable("loopback test"),
+    });
+  }
+
+  /** Service `name` whose one endpoint is the meshed pod `<name>-0` on `ip`, at its proxy's `port`. */
+  function publishMeshed(name: string, ip: string, port: number): void {
+    const pod = podObject("shop", `${name}-0`, ip, { meshed: true, serviceAccount: "srv" });
+    feed.push(event("Pod", pod));
+    feed.push(event("Service", serviceObject("shop", name, [{ name: "http", port: 80 }])));
+    const ports = [{ name: "http", port }];
+    feed.push(
+      event(
+        "EndpointSlice",
+        sliceObject("shop", `${name}-a`, name, ports, [{ ip, pod: `${name}-0` }]),
+      ),
+    );
+  }
+
   async function service(name: string, delays: number[]): Promise<Backend[]> {
     const bs = await Promise.all(delays.map((d, i) => backend(`${name}${i}`, d)));
     backends.push(...bs);
@@ -304,35 +333,9 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
   it("reaches a meshed endpoint over mTLS: the app sees the client identity, metrics the server's", async () => {
     const app = await backend("app", 1);
     backends.push(app);
-    const peer = await startProxy(
-      loadConfig(
-        testEnv(app.port, {
-          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.2:0",
-          WEFT_PROXY_IDENTITY_DISABLED: "false",
-        }),
-      ),
-      {
-        tls: await seamFor(ca, SRV),
-        readiness: new Readiness(),
-        interception: unavailable("loopback test"),
-      },
-    );
+    const peer = await meshedPeer(app.port, "127.0.0.2");
     try {
-      feed.push(
-        event(
-          "Pod",
-          podObject("shop", "srv-0", "127.0.0.2", { meshed: true, serviceAccount: "srv" }),
-        ),
-      );
-      feed.push(event("Service", serviceObject("shop", "srv", [{ name: "http", port: 80 }])));
-      const slice = sliceObject(
-        "shop",
-        "srv-a",
-        "srv",
-        [{ name: "http", port: peer.inbound.port }],
-        [{ ip: "127.0.0.2", pod: "srv-0" }],
-      );
-      feed.push(event("EndpointSlice", slice));
+      publishMeshed("srv", "127.0.0.2", peer.inbound.port);
       const r = await get(proxy.outbound.port, "srv.shop.svc.cluster.local");
       expect(r).to.deep.include({ status: 200, body: `app id=${CLI}` });
       const text = await proxy.metrics.registry.metrics();
@@ -359,35 +362,9 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
       res.end("h2 app");
     });
     const appPort = await listenOn(app);
-    const peer = await startProxy(
-      loadConfig(
-        testEnv(appPort, {
-          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.4:0",
-          WEFT_PROXY_IDENTITY_DISABLED: "false",
-        }),
-      ),
-      {
-        tls: await seamFor(ca, SRV),
-        readiness: new Readiness(),
-        interception: unavailable("loopback test"),
-      },
-    );
+    const peer = await meshedPeer(appPort, "127.0.0.4");
     try {
-      feed.push(
-        event(
-          "Pod",
-          podObject("shop", "h2srv-0", "127.0.0.4", { meshed: true, serviceAccount: "srv" }),
-        ),
-      );
-      feed.push(event("Service", serviceObject("shop", "h2srv", [{ name: "http", port: 80 }])));
-      const slice = sliceObject(
-        "shop",
-        "h2srv-a",
-        "h2srv",
-        [{ name: "http", port: peer.inbound.port }],
-        [{ ip: "127.0.0.4", pod: "h2srv-0" }],
-      );
-      feed.push(event("EndpointSlice", slice));
+      publishMeshed("h2srv", "127.0.0.4", peer.inbound.port);
       const session = http2.connect(`http://127.0.0.1:${proxy.outbound.port}`);
       const reply = await new Promise<{ id: string; body: string }>((resolve, reject) => {
         const req = session.request({ ":path": "/", ":authority": "h2srv.shop.svc.cluster.local" });
@@ -415,19 +392,7 @@ describe("discovery stack through startProxy (loopback, fake destination)", func
   it("sends opaque TCP to a meshed pod through its proxy's inbound port (opaque transport from discovery)", async () => {
     const echo = net.createServer((c) => c.on("data", (d) => c.write(`echo:${String(d)}`)));
     const echoPort = await listenOn(echo);
-    const peer = await startProxy(
-      loadConfig(
-        testEnv(9, {
-          WEFT_PROXY_INBOUND_LISTEN_ADDR: "127.0.0.3:0",
-          WEFT_PROXY_IDENTITY_DISABLED: "false",
-        }),
-      ),
-      {
-        tls: await seamFor(ca, SRV),
-        readiness: new Readiness(),
-        interception: unavailable("loopback test"),
-      },
-    );
+    const peer = await meshedPeer(9, "127.0.0.3");
     const pod = podObject("shop", "db-0", "127.0.0.3", {
       meshed: true,
       serviceAccount: "srv",
