@@ -2,7 +2,6 @@
 // detect the protocol (skipped on opaque ports) → hand the connection to HTTP/1, HTTP/2, TLS
 // termination or opaque TCP. Tracks its connections so a drain can close them gracefully.
 
-import type * as http2 from "node:http2";
 import * as net from "node:net";
 import type { DirectionConfig } from "./config";
 import { startsTlsRecord } from "./detect/classify";
@@ -17,7 +16,7 @@ import type { DeferredTcpMetrics, Direction, ProxyMetrics, TlsLabels } from "./m
 import { pickEndpoint, type Endpoint, type Resolver } from "./route/resolver";
 import { connectUpstream, forwardOpaque, forwardOpaqueVia, type OpaqueEnv } from "./tcp/opaque";
 import { negotiatedTransport, readTransportHeader } from "./tcp/transport";
-import { CLIENT_ID_HEADER, inboundIdentityDecision } from "./tls/inbound-policy";
+import { inboundIdentityDecision } from "./tls/inbound-policy";
 import { inboundTlsLabels, outboundTlsLabels, type TlsSeam } from "./tls/seam";
 
 export interface ListenerEnv {
@@ -73,14 +72,6 @@ export function formatAddr(dst: OriginalDst | undefined): string {
 
 function endpointLabels(ep: Endpoint | ProxyError): Readonly<Record<string, string>> | undefined {
   return ep instanceof ProxyError ? undefined : ep.labels;
-}
-
-/** Inbound HTTP/2: each stream's headers get the verified l5d-client-id before they are forwarded. */
-function tagH2Streams(session: http2.ServerHttp2Session, clientId: string | undefined): void {
-  session.prependListener("stream", (_stream, headers) => {
-    delete headers[CLIENT_ID_HEADER];
-    if (clientId !== undefined) headers[CLIENT_ID_HEADER] = clientId;
-  });
 }
 
 export class Listener {
@@ -348,8 +339,15 @@ export class Listener {
       env.direction === "outbound" && t.dst !== undefined
         ? env.resolver.outboundH2?.(t.dst, env.h2)
         : undefined;
-    const session = serveH2(t.socket, d.initial, ep, scope, env.h2, env.log, perRequest, router);
-    if (env.direction === "inbound") tagH2Streams(session, tls.client_id);
+    const session = serveH2(t.socket, d.initial, {
+      endpoint: ep,
+      scope,
+      pool: env.h2,
+      log: env.log,
+      perRequest,
+      handler: router,
+      clientId: env.direction === "inbound" ? { value: tls.client_id } : undefined,
+    });
     t.drain = () => session.close();
     if (this.draining) session.close();
   }

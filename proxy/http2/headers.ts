@@ -1,11 +1,7 @@
 // Header handling for HTTP/2 forwarding: connection-specific fields are not allowed in HTTP/2
 // (RFC 9113 §8.2.2), so they are dropped; `te` survives only as `trailers`.
 
-import type {
-  IncomingHttpHeaders,
-  IncomingHttpStatusHeader,
-  OutgoingHttpHeaders,
-} from "node:http2";
+import type { HeaderList } from "./hpack";
 
 const CONNECTION_SPECIFIC = new Set([
   "connection",
@@ -16,29 +12,56 @@ const CONNECTION_SPECIFIC = new Set([
   "host",
 ]);
 
-export function forwardHeaders(
-  headers: IncomingHttpHeaders | (IncomingHttpHeaders & IncomingHttpStatusHeader),
-): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (CONNECTION_SPECIFIC.has(name)) continue;
-    const value = headers[name];
-    if (name === "te" && value !== "trailers") continue;
-    out[name] = value;
+/** The fields of `headers` that may be forwarded; the same list when all may. */
+export function forwardHeaders(headers: HeaderList): HeaderList {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!forwardable(headers[i], headers[i + 1])) return headers.filter(keptAt(headers));
   }
+  return headers;
+}
+
+function forwardable(name: string, value: string): boolean {
+  if (name === "te") return value === "trailers";
+  return !CONNECTION_SPECIFIC.has(name);
+}
+
+function keptAt(headers: HeaderList): (_: string, i: number) => boolean {
+  return (_, i) => {
+    const at = i - (i & 1);
+    return forwardable(headers[at], headers[at + 1]);
+  };
+}
+
+/** The first value of `name`, or undefined. */
+export function headerValue(headers: HeaderList | undefined, name: string): string | undefined {
+  if (headers === undefined) return undefined;
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
+
+/** `headers` without any `name` field, then `name: value` when a value is given. */
+export function withHeader(
+  headers: HeaderList,
+  name: string,
+  value: string | undefined,
+): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i] !== name) out.push(headers[i], headers[i + 1]);
+  if (value !== undefined) out.push(name, value);
   return out;
 }
 
-export function isGrpc(headers: IncomingHttpHeaders): boolean {
-  const ct = headers["content-type"];
-  return typeof ct === "string" && ct.startsWith("application/grpc");
+export function isGrpc(headers: HeaderList): boolean {
+  const ct = headerValue(headers, "content-type");
+  return ct !== undefined && ct.startsWith("application/grpc");
 }
 
 /** The grpc-status of a finished gRPC response, from trailers or (trailers-only) headers; -1 if none. */
-export function grpcStatusOf(...sources: (IncomingHttpHeaders | undefined)[]): number {
+export function grpcStatusOf(...sources: (HeaderList | undefined)[]): number {
   for (const h of sources) {
-    const v = h?.["grpc-status"];
-    if (typeof v === "string" && /^\d+$/.test(v)) return Number(v);
+    const v = headerValue(h, "grpc-status");
+    if (v !== undefined && /^\d+$/.test(v)) return Number(v);
   }
   return -1;
 }

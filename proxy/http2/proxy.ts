@@ -1,20 +1,23 @@
-// HTTP/2 (h2c prior knowledge, and gRPC) forwarding. Each accepted connection becomes a server
-// session; each of its streams is sent on a client session pooled per endpoint. Bodies stream
-// both ways with HTTP/2 flow control, trailers are relayed, a reset on either side resets the
-// other, and an upstream GOAWAY retires its session from the pool while its streams finish.
+// HTTP/2 (h2c prior knowledge, and gRPC) forwarding over our own HTTP/2 sessions (session.ts).
+// Each accepted connection is a server session; each of its streams goes out on a client session
+// pooled per endpoint. Bodies stream both ways under HTTP/2 flow control, trailers are relayed, a
+// reset on either side resets the other, and an upstream GOAWAY retires its session from the pool
+// while its streams finish.
 
-import type * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf, sanitize, upstreamError } from "../errors";
 import type { Logger } from "../log";
 import type { Direction, HttpScope, ProxyMetrics, RouteMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
+import { CLIENT_ID_HEADER } from "../tls/inbound-policy";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
-import { forwardHeaders, grpcStatusOf, isGrpc } from "./headers";
-import { http2Module, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } from "./lazy";
-
-const END_STREAM = 0x1;
+import { RequestBody, UpstreamResponse } from "./body";
+import { CANCEL, NO_ERROR } from "./frames";
+import { forwardHeaders, grpcStatusOf, headerValue, isGrpc, withHeader } from "./headers";
+import type { HeaderList } from "./hpack";
+import { H2Session, type H2Stream } from "./session";
 
 export interface H2Env {
   readonly direction: Direction;
@@ -24,10 +27,9 @@ export interface H2Env {
   readonly log: Logger;
 }
 
-interface PooledSession {
-  readonly session: http2.ClientHttp2Session;
-  error: Error | undefined;
-  /** Settles when the session connects, or rejects when it closes first. */
+export interface PooledSession {
+  readonly session: H2Session;
+  /** Settles when the connection (and its TLS) is up, or rejects when it closes first. */
   readonly connected: Promise<void>;
 }
 
@@ -41,7 +43,7 @@ export class H2Pool {
     // Keyed with the identity too: an endpoint that becomes meshed gets a new, mTLS session.
     const key = `${endpointKey(endpoint)}|${this.env.tls.outbound.peerIdentity(endpoint) ?? ""}`;
     const cur = this.sessions.get(key);
-    if (cur !== undefined && !cur.session.closed && !cur.session.destroyed) return cur;
+    if (cur !== undefined && !cur.session.closed && !cur.session.goingAway) return cur;
     const pooled = this.connect(endpoint, key);
     this.sessions.set(key, pooled);
     return pooled;
@@ -83,125 +85,92 @@ export class H2Pool {
     let sockErr: Error | undefined;
     socket.on("error", (e) => (sockErr = e));
     socket.on("close", () => tcp.closed(socket.bytesRead, socket.bytesWritten, errnoOf(sockErr)));
-    const session = http2Module().connect(`http://${endpointKey(endpoint)}`, {
-      createConnection: () => socket,
+    const session = new H2Session(socket, "client");
+    const timer = setTimeout(
+      () => session.destroy(new ProxyError("WEFT_ERR_CONNECT_TIMEOUT")),
+      this.env.connectTimeoutMs,
+    );
+    const connected = new Promise<void>((resolve, reject) => {
+      socket.once(socket instanceof tls.TLSSocket ? "secureConnect" : "connect", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      session.onClose = () => {
+        clearTimeout(timer);
+        retire();
+        reject(upstreamError(session.error ?? new ProxyError("WEFT_ERR_UPSTREAM_CLOSED")));
+      };
     });
-    const pooled: PooledSession = {
-      session,
-      error: undefined,
-      connected: new Promise((resolve, reject) => {
-        session.once("connect", () => resolve());
-        session.once("close", () =>
-          reject(upstreamError(pooled.error ?? new ProxyError("WEFT_ERR_UPSTREAM_CLOSED"))),
-        );
-      }),
-    };
     // Only the route layer waits on it; a session that never connects is not an unhandled error.
-    pooled.connected.catch(() => undefined);
+    connected.catch(() => undefined);
+    const pooled: PooledSession = { session, connected };
     const retire = (): void => {
       if (this.sessions.get(key) === pooled) this.sessions.delete(key);
     };
-    const timer = setTimeout(
-      () => session.destroy(new ProxyError("WEFT_ERR_CONNECT_TIMEOUT")),
-      env.connectTimeoutMs,
-    );
-    session.once("connect", () => clearTimeout(timer));
-    session.on("error", (e) => {
-      pooled.error = e;
-      retire();
-    });
-    session.on("goaway", retire);
-    session.on("close", () => {
-      clearTimeout(timer);
-      retire();
-    });
+    session.onGoaway = retire;
     return pooled;
   }
 }
 
-/** One downstream stream forwarded to one upstream stream. */
+/** One downstream stream forwarded to one upstream stream, without the route layer. */
 class StreamForward {
-  private responded = false;
   private status = 0;
-  private responseHeaders: http2.IncomingHttpHeaders | undefined;
-  private trailers: http2.IncomingHttpHeaders | undefined;
-  private upstream: http2.ClientHttp2Stream | undefined;
-  private upstreamErr: Error | undefined;
+  private response: UpstreamResponse | undefined;
   private readonly start = performance.now();
   private readonly grpc: boolean;
+  private readonly body: RequestBody;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly stream: H2Stream,
+    private readonly headers: HeaderList,
+    endStream: boolean,
     private readonly route: RouteMetrics,
     private readonly log: Logger,
   ) {
     this.grpc = isGrpc(headers);
+    // Nothing is kept for a retry: the body waits only until the upstream stream exists.
+    this.body = new RequestBody(stream, endStream, 0);
     route.request();
-    stream.on("error", () => undefined);
-    stream.on("close", () => this.onDownstreamClose());
   }
 
-  forward(endpoint: Endpoint | ProxyError, pool: H2Pool, endStream: boolean): void {
-    if (this.stream.destroyed || this.stream.closed) return;
-    if (endpoint instanceof ProxyError) this.fail(endpoint);
-    else this.send(pool.get(endpoint), endStream);
-  }
-
-  send(pooled: PooledSession, endStream: boolean): void {
-    let up: http2.ClientHttp2Stream;
+  forward(endpoint: Endpoint | ProxyError, pool: H2Pool): void {
+    if (this.stream.closed) return;
+    if (endpoint instanceof ProxyError) return this.fail(endpoint);
+    const pooled = pool.get(endpoint);
+    let up: H2Stream;
     try {
-      up = pooled.session.request(forwardHeaders(this.headers), { endStream });
+      up = pooled.session.request(forwardHeaders(this.headers), this.body.empty);
     } catch (err) {
-      this.fail(upstreamError(pooled.error ?? err));
-      return;
+      return this.fail(upstreamError(err));
     }
-    this.upstream = up;
-    up.on("response", (h, flags) => this.onResponse(h, flags));
-    up.on("trailers", (t) => (this.trailers = t));
-    up.on("error", (e) => (this.upstreamErr = e));
-    up.on("close", () => this.onUpstreamClose(pooled));
-    if (!endStream) this.stream.pipe(up);
+    up.onHead = (head, end) => this.onResponse(up, head, end);
+    up.onClose = (code) => this.onUpstreamClose(up, code);
+    this.stream.onClose = () => {
+      if (!up.closed) up.reset(CANCEL);
+    };
+    this.body.attach(up);
   }
 
-  private onResponse(
-    h: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader,
-    flags: number,
-  ): void {
-    if (this.stream.destroyed || this.stream.closed) return;
-    this.responded = true;
-    this.status = Number(h[":status"] ?? 0);
-    this.responseHeaders = h;
-    const up = this.upstream as http2.ClientHttp2Stream;
-    sendResponse(this.stream, up, h, (flags & END_STREAM) !== 0, () => this.trailers);
+  private onResponse(up: H2Stream, head: HeaderList, endStream: boolean): void {
+    this.status = Number(headerValue(head, ":status") ?? 0);
+    const response = new UpstreamResponse(up, head, endStream);
+    this.response = response;
+    response.onClose = (code) => this.finished(code);
+    response.relayTo(this.stream);
   }
 
-  private onUpstreamClose(pooled: PooledSession): void {
-    const up = this.upstream as http2.ClientHttp2Stream;
-    if (!this.responded) {
-      this.fail(
-        upstreamError(
-          pooled.error ?? causeOf(this.upstreamErr) ?? new ProxyError("WEFT_ERR_UPSTREAM_RESET"),
-        ),
-      );
-      return;
-    }
-    const code = up.rstCode ?? NGHTTP2_NO_ERROR;
-    if (code !== NGHTTP2_NO_ERROR && !this.stream.closed) this.stream.close(code);
-    const grpcStatus = this.grpc ? grpcStatusOf(this.trailers, this.responseHeaders) : -1;
-    this.route.response(
-      this.status,
-      grpcStatus,
-      code !== NGHTTP2_NO_ERROR ? "reset" : "",
-      performance.now() - this.start,
-    );
+  /** Before a response head: the upstream failed the request. */
+  private onUpstreamClose(up: H2Stream, code: number): void {
+    if (this.response !== undefined) return;
+    const cause = up.sessionError ?? new ProxyError("WEFT_ERR_UPSTREAM_RESET", `reset ${code}`);
+    this.fail(upstreamError(cause));
   }
 
-  private onDownstreamClose(): void {
-    const up = this.upstream;
-    if (up === undefined || up.closed) return;
-    const code = this.stream.rstCode;
-    up.close(code === undefined || code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
+  private finished(code: number): void {
+    const r = this.response as UpstreamResponse;
+    const grpcStatus = this.grpc ? grpcStatusOf(r.trailers, r.head) : -1;
+    const error = code !== NO_ERROR ? "reset" : "";
+    this.route.response(this.status, grpcStatus, error, performance.now() - this.start);
   }
 
   fail(err: ProxyError): void {
@@ -212,68 +181,10 @@ class StreamForward {
       err.label,
       performance.now() - this.start,
     );
-    if (this.stream.destroyed || this.stream.closed || this.stream.headersSent) {
-      this.stream.close(NGHTTP2_CANCEL);
-      return;
-    }
+    if (this.stream.closed) return;
+    if (this.stream.headersSent) return this.stream.reset(CANCEL);
     respondError(this.stream, err, this.grpc);
   }
-}
-
-/**
- * Sends an upstream response down: its head (END_STREAM kept), then the body with flow control,
- * then its trailers; a reset on either side resets the other.
- */
-export function relayResponse(
-  down: http2.ServerHttp2Stream,
-  up: http2.ClientHttp2Stream,
-  head: http2.IncomingHttpHeaders,
-  endStream: boolean,
-  trailers: () => http2.IncomingHttpHeaders | undefined,
-): void {
-  down.once("close", () => {
-    if (up.closed) return;
-    const code = down.rstCode;
-    up.close(code === undefined || code === NGHTTP2_NO_ERROR ? NGHTTP2_CANCEL : code);
-  });
-  up.once("close", () => {
-    const code = up.rstCode ?? NGHTTP2_NO_ERROR;
-    if (code !== NGHTTP2_NO_ERROR && !down.closed) down.close(code);
-  });
-  sendResponse(down, up, head, endStream, trailers);
-}
-
-/** The response head (END_STREAM kept), then the body with flow control, then the trailers. */
-function sendResponse(
-  down: http2.ServerHttp2Stream,
-  up: http2.ClientHttp2Stream,
-  head: http2.IncomingHttpHeaders,
-  endStream: boolean,
-  trailers: () => http2.IncomingHttpHeaders | undefined,
-): void {
-  const respond = (): void =>
-    down.respond(forwardHeaders(head), { endStream, waitForTrailers: !endStream });
-  if (!guard(down, respond) || endStream) return;
-  down.on("wantTrailers", () =>
-    guard(down, () => down.sendTrailers(forwardHeaders(trailers() ?? {}))),
-  );
-  up.pipe(down);
-}
-
-/** Runs a write that throws if the peer closed the stream meanwhile; resets the stream then. */
-function guard(stream: http2.Http2Stream, write: () => void): boolean {
-  try {
-    write();
-    return true;
-  } catch {
-    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-    return false;
-  }
-}
-
-function causeOf(err: Error | undefined): Error | undefined {
-  const cause = (err as { cause?: unknown } | undefined)?.cause;
-  return cause instanceof Error ? cause : err;
 }
 
 /** What a proxy-generated answer says: the HTTP status, or for gRPC clients the grpc-status. */
@@ -284,64 +195,69 @@ export interface ProxyAnswer {
 }
 
 /** A proxy-generated error: HTTP status with l5d-proxy-error, or for gRPC a trailers-only status. */
-export function respondError(
-  stream: http2.ServerHttp2Stream,
-  err: ProxyAnswer,
-  grpc: boolean,
-): void {
+export function respondError(stream: H2Stream, err: ProxyAnswer, grpc: boolean): void {
   const reason = sanitize(err.message);
+  // The request body, if any is still coming, has nowhere to go.
+  if (!stream.remoteEnded) stream.onData = (chunk) => stream.consume(chunk.length);
   if (grpc) {
-    stream.respond(
-      {
-        ":status": 200,
-        "content-type": "application/grpc",
-        "grpc-status": String(err.grpcStatus),
-        "grpc-message": encodeURIComponent(reason),
-        "l5d-proxy-error": reason,
-      },
-      { endStream: true },
+    stream.sendHeaders(
+      [
+        ":status", "200",
+        "content-type", "application/grpc",
+        "grpc-status", String(err.grpcStatus),
+        "grpc-message", encodeURIComponent(reason),
+        "l5d-proxy-error", reason,
+      ], // prettier-ignore
+      true,
     );
     return;
   }
-  stream.respond({
-    ":status": err.status,
-    "content-type": "text/plain",
-    "l5d-proxy-error": reason,
-  });
-  stream.end(`${reason}\n`);
+  stream.sendHeaders(
+    [":status", String(err.status), "content-type", "text/plain", "l5d-proxy-error", reason],
+    false,
+  );
+  stream.sendData(Buffer.from(`${reason}\n`), true, 0);
 }
 
 /** Takes over one accepted stream (e.g. the route layer: retries, timeouts, balancing). */
-export type StreamHandler = (
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  endStream: boolean,
-) => void;
+export type StreamHandler = (stream: H2Stream, headers: HeaderList, endStream: boolean) => void;
 
-/**
- * Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY.
- * Streams go to `handler` when given, else to `endpoint` or to what `perRequest` resolves.
- */
-export function serveH2(
-  socket: net.Socket,
-  initial: Buffer,
-  endpoint: Endpoint | ProxyError,
-  scope: HttpScope,
-  pool: H2Pool,
-  log: Logger,
-  perRequest?: (authority: string) => Promise<Endpoint | ProxyError>,
-  handler?: StreamHandler,
-): http2.ServerHttp2Session {
-  if (initial.length > 0) socket.unshift(initial);
-  const session = http2Module().performServerHandshake(socket);
-  session.on("error", (e) => log.debug("h2 session error", { error: String(e) }));
-  session.on("stream", (stream, headers, flags) => {
-    if (handler !== undefined) return handler(stream, headers, (flags & END_STREAM) !== 0);
-    const authority = String(headers[":authority"] ?? "");
-    const fwd = new StreamForward(stream, headers, scope.route(authority), log);
-    const endStream = (flags & END_STREAM) !== 0;
-    if (perRequest === undefined) fwd.forward(endpoint, pool, endStream);
-    else perRequest(authority).then((ep) => fwd.forward(ep, pool, endStream));
-  });
+export interface ServeH2 {
+  /** Where streams go without a handler: the connection's endpoint, or what `perRequest` says. */
+  readonly endpoint: Endpoint | ProxyError;
+  readonly scope: HttpScope;
+  readonly pool: H2Pool;
+  readonly log: Logger;
+  readonly perRequest?: (authority: string) => Promise<Endpoint | ProxyError>;
+  readonly handler?: StreamHandler;
+  /**
+   * Inbound: every request's l5d-client-id is replaced by the verified client identity (removed
+   * when there is none); undefined leaves the header alone (outbound).
+   */
+  readonly clientId?: { readonly value: string | undefined };
+}
+
+/** Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY. */
+export function serveH2(socket: net.Socket, initial: Buffer, serve: ServeH2): H2Session {
+  const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean): void => {
+    if (serve.clientId !== undefined)
+      headers = withHeader(headers, CLIENT_ID_HEADER, serve.clientId.value);
+    if (serve.handler !== undefined) return serve.handler(stream, headers, endStream);
+    const authority = headerValue(headers, ":authority") ?? "";
+    const fwd = new StreamForward(
+      stream,
+      headers,
+      endStream,
+      serve.scope.route(authority),
+      serve.log,
+    );
+    if (serve.perRequest === undefined) return fwd.forward(serve.endpoint, serve.pool);
+    void serve.perRequest(authority).then((ep) => fwd.forward(ep, serve.pool));
+  };
+  const session = new H2Session(socket, "server", { onStream }, initial);
+  session.onClose = () => {
+    if (session.error !== undefined && serve.log.debugOn)
+      serve.log.debug("h2 session error", { error: String(session.error) });
+  };
   return session;
 }

@@ -5,13 +5,15 @@
  * session of an endpoint its backend's P2C balancer picked. The request body streams to the
  * attempt and is kept (up to 64 KiB) so a retry can send it again.
  */
-import type * as http2 from "node:http2";
 import { upstreamError, ProxyError } from "../errors";
 import type { Slot } from "../balance/p2c";
 import type { DiscoveredEndpoint } from "../discovery/state";
-import { forwardHeaders, grpcStatusOf, isGrpc } from "../http2/headers";
-import { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } from "../http2/lazy";
-import { relayResponse, respondError, type H2Pool, type StreamHandler } from "../http2/proxy";
+import { RequestBody, UpstreamResponse } from "../http2/body";
+import { CANCEL, NO_ERROR } from "../http2/frames";
+import { forwardHeaders, grpcStatusOf, headerValue, isGrpc } from "../http2/headers";
+import type { HeaderList } from "../http2/hpack";
+import { respondError, type H2Pool, type StreamHandler } from "../http2/proxy";
+import type { H2Session, H2Stream } from "../http2/session";
 import {
   routeRequest,
   type AttemptResponse,
@@ -28,32 +30,26 @@ import {
   type ProxyHooks,
 } from "./logical";
 import type { RequestHead } from "./profile";
-import { ReplayBody } from "./replay";
 
-const END_STREAM = 0x1;
 /** Connect failures move to another endpoint within one attempt, at most this often. */
 const CONNECT_ATTEMPTS = 3;
 
-type ResponseHeaders = http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
-
 export interface H2Attempt extends AttemptResponse {
-  readonly upstream: http2.ClientHttp2Stream;
-  readonly head: ResponseHeaders;
-  /** The response head carried END_STREAM (trailers-only for gRPC). */
-  readonly endStream: boolean;
+  readonly response: UpstreamResponse;
   readonly endpoint: DiscoveredEndpoint;
-  trailers(): http2.IncomingHttpHeaders | undefined;
   final: Promise<FinalOutcome>;
 }
 
 /** One downstream stream on its way through the route. */
 interface H2Request {
-  readonly stream: http2.ServerHttp2Stream;
-  readonly headers: http2.IncomingHttpHeaders;
-  readonly body: ReplayBody;
+  readonly stream: H2Stream;
+  readonly headers: HeaderList;
+  readonly body: RequestBody;
   readonly grpc: boolean;
   /** Wait for the first frame after the head, so a gRPC status in trailers can be retried on. */
   peek: boolean;
+  /** The attempt's upstream stream until a response is chosen: cancelled if the client leaves. */
+  current: H2Stream | undefined;
 }
 
 export interface OutboundH2Options {
@@ -63,43 +59,18 @@ export interface OutboundH2Options {
 }
 
 /** The grpc-status of a gRPC response (trailers first, then a trailers-only head). */
-function grpcStatus(
-  req: H2Request,
-  ...sources: (http2.IncomingHttpHeaders | undefined)[]
-): number | undefined {
+function grpcStatus(req: H2Request, ...sources: (HeaderList | undefined)[]): number | undefined {
   if (!req.grpc) return undefined;
   const s = grpcStatusOf(...sources);
   return s < 0 ? undefined : s;
 }
 
 /** What a route is matched on: the method and the path without its query. */
-function requestHead(headers: http2.IncomingHttpHeaders): RequestHead {
+function requestHead(headers: HeaderList): RequestHead {
   return {
-    method: String(headers[":method"] ?? "GET"),
-    path: String(headers[":path"] ?? "/").split("?")[0],
+    method: headerValue(headers, ":method") ?? "GET",
+    path: (headerValue(headers, ":path") ?? "/").split("?")[0],
   };
-}
-
-/** Resolves once the upstream's first body frame, trailers or end arrived (the frame stays unread). */
-function peekFirstFrame(up: http2.ClientHttp2Stream): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      up.off("data", onData);
-      up.off("trailers", done);
-      up.off("end", done);
-      up.off("close", done);
-      resolve();
-    };
-    const onData = (chunk: Buffer): void => {
-      up.pause();
-      up.unshift(chunk);
-      done();
-    };
-    up.on("data", onData);
-    up.once("trailers", done);
-    up.once("end", done);
-    up.once("close", done);
-  });
 }
 
 export class OutboundH2 {
@@ -111,22 +82,26 @@ export class OutboundH2 {
   }
 
   async handle(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
+    stream: H2Stream,
+    headers: HeaderList,
     endStream: boolean,
     dst: OriginalDst,
     pool: H2Pool,
   ): Promise<void> {
     const started = performance.now();
-    stream.on("error", () => undefined);
     const req: H2Request = {
       stream,
       headers,
-      body: new ReplayBody(stream, endStream),
+      body: new RequestBody(stream, endStream),
       grpc: isGrpc(headers),
       peek: false,
+      current: undefined,
     };
-    const authority = String(headers[":authority"] ?? headers.host ?? "");
+    stream.onClose = () => {
+      const up = req.current;
+      if (up !== undefined && !up.closed) up.reset(CANCEL);
+    };
+    const authority = headerValue(headers, ":authority") ?? headerValue(headers, "host") ?? "";
     const svc = this.options.services.get(authority || undefined, dst);
     const route = await svc.route(requestHead(headers), this.options.services.profileTimeoutMs);
     req.peek = req.grpc && route.isRetryable;
@@ -142,14 +117,14 @@ export class OutboundH2 {
     if (routed.kind === "error") return this.fail(req, routed.error);
     const a = routed.response;
     req.body.settle();
-    if (stream.closed || stream.destroyed) return a.discard();
-    relayResponse(stream, a.upstream, a.head, a.endStream, () => a.trailers());
+    if (stream.closed) return a.discard();
+    a.response.relayTo(stream);
   }
 
   private fail(req: H2Request, e: ProxyErrorResponse): void {
     const s = req.stream;
-    if (s.closed || s.destroyed) return;
-    if (s.headersSent) return void s.close(NGHTTP2_CANCEL);
+    if (s.closed) return;
+    if (s.headersSent) return s.reset(CANCEL);
     respondError(s, e, req.grpc);
   }
 
@@ -188,7 +163,7 @@ export class OutboundH2 {
     const backend = svc.pickBackend();
     for (let i = 1; ; i++) {
       const slot = await backend.balancer.acquire(startedAt);
-      let session: http2.ClientHttp2Session;
+      let session: H2Session;
       try {
         session = (await pool.ready(slot.endpoint)).session;
       } catch (err) {
@@ -204,79 +179,65 @@ export class OutboundH2 {
   private exchange(
     backend: Backend,
     slot: Slot<DiscoveredEndpoint>,
-    session: http2.ClientHttp2Session,
+    session: H2Session,
     req: H2Request,
     signal: AbortSignal,
   ): Promise<H2Attempt> {
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     if (req.stream.closed) return Promise.reject(new Error("the client closed the stream"));
-    let up: http2.ClientHttp2Stream;
+    let up: H2Stream;
     try {
-      up = session.request(forwardHeaders(req.headers), { endStream: req.body.empty });
+      up = session.request(forwardHeaders(req.headers), req.body.empty);
     } catch (err) {
       return Promise.reject(upstreamError(err));
     }
     const inflight = backend.balancer.begin(slot);
+    req.current = up;
     req.body.attach(up);
     return new Promise((resolve, reject) => {
-      let upErr: Error | undefined;
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      let responded = false;
       const cancel = (): void => {
-        if (!up.closed) up.close(NGHTTP2_CANCEL);
+        if (!up.closed) up.reset(CANCEL);
       };
       signal.addEventListener("abort", cancel, { once: true });
-      req.stream.once("close", cancel);
-      up.on("error", (e) => (upErr = e));
-      up.on("trailers", (t) => (trailers = t));
-      up.once("close", () => {
+      up.onClose = (code) => {
         signal.removeEventListener("abort", cancel);
-        req.stream.off("close", cancel);
-        if (responded) return;
+        if (req.current === up) req.current = undefined;
         inflight.end();
         req.body.detach();
-        reject(upstreamError(causeOf(upErr) ?? new ProxyError("WEFT_ERR_UPSTREAM_RESET")));
-      });
-      up.once("response", (head: ResponseHeaders, flags: number) => {
-        responded = true;
+        const reset = new ProxyError("WEFT_ERR_UPSTREAM_RESET", `stream reset with code ${code}`);
+        reject(upstreamError(up.sessionError ?? reset));
+      };
+      up.onHead = (head, endStream) => {
         // Load is measured to the response head: a long stream does not weigh on its endpoint
         // for its whole life (linkerd2-proxy likewise stops at the first response frame).
         inflight.end();
-        req.stream.off("close", cancel);
-        const endStream = (flags & END_STREAM) !== 0;
-        const status = Number(head[":status"] ?? 0);
-        const final = new Promise<FinalOutcome>((done) =>
-          up.once("close", () => {
-            const code = up.rstCode ?? NGHTTP2_NO_ERROR;
+        if (req.current === up) req.current = undefined;
+        const response = new UpstreamResponse(up, head, endStream);
+        const status = Number(headerValue(head, ":status") ?? 0);
+        const final = new Promise<FinalOutcome>((done) => {
+          response.onClose = (code) => {
+            signal.removeEventListener("abort", cancel);
             done({
               status,
-              grpcStatus: grpcStatus(req, trailers, head),
-              ...(code !== NGHTTP2_NO_ERROR ? { error: "reset" } : {}),
+              grpcStatus: grpcStatus(req, response.trailers, head),
+              ...(code !== NO_ERROR ? { error: "reset" } : {}),
             });
-          }),
-        );
+          };
+        });
         const attempt = (): H2Attempt => ({
-          upstream: up,
-          head,
-          endStream,
+          response,
           endpoint: slot.endpoint,
           status,
-          grpcStatus: grpcStatus(req, trailers, head),
-          trailers: () => trailers,
+          grpcStatus: grpcStatus(req, response.trailers, head),
           final,
           discard: () => {
             req.body.detach();
-            if (!up.closed) up.close(NGHTTP2_CANCEL);
+            response.discard();
           },
         });
-        if (endStream || !req.peek) return resolve(attempt());
-        void peekFirstFrame(up).then(() => resolve(attempt()));
-      });
+        if (!req.peek || response.framed) return resolve(attempt());
+        response.onFirstFrame = () => resolve(attempt());
+      };
     });
   }
-}
-
-function causeOf(err: Error | undefined): Error | undefined {
-  const cause = (err as { cause?: unknown } | undefined)?.cause;
-  return cause instanceof Error ? cause : err;
 }
