@@ -15,12 +15,12 @@ import type { H2Stream } from "./session";
  * then the rest. Kept bytes are credited to the client as they arrive; the rest as they are sent.
  */
 export class RequestBody {
-  private kept: Buffer[] = [];
+  private kept: Buffer[] | undefined;
   private size = 0;
   private overflowed: boolean;
   /** Bytes read before any attempt took them, with what each still owes the client's window. */
-  private pending: Buffer[] = [];
-  private pendingCredit: number[] = [];
+  private pending: Buffer[] | undefined;
+  private pendingCredit: number[] | undefined;
   private ended: boolean;
   private trailers: HeaderList | undefined;
   private readonly noBody: boolean;
@@ -64,7 +64,7 @@ export class RequestBody {
     this.everAttached = true;
     if (this.noBody) return;
     if (first && this.overflowed) this.sendPending(target);
-    else for (const c of this.kept) target.sendData(c, false, 0);
+    else if (this.kept !== undefined) for (const c of this.kept) target.sendData(c, false, 0);
     if (this.trailers !== undefined) target.sendTrailers(forwardHeaders(this.trailers));
     else if (this.ended) target.end();
   }
@@ -77,14 +77,21 @@ export class RequestBody {
   /** No attempt will follow (a response is being forwarded): what was kept is let go. */
   settle(): void {
     this.overflowed = true;
-    this.kept = [];
+    this.kept = undefined;
   }
 
   private sendPending(target: H2Stream): void {
-    for (let i = 0; i < this.pending.length; i++)
-      target.sendData(this.pending[i], false, this.pendingCredit[i]);
-    this.pending = [];
-    this.pendingCredit = [];
+    const pending = this.pending;
+    const credit = this.pendingCredit;
+    if (pending === undefined || credit === undefined) return;
+    for (let i = 0; i < pending.length; i++) target.sendData(pending[i], false, credit[i]);
+    this.pending = undefined;
+    this.pendingCredit = undefined;
+  }
+
+  private keepPending(chunk: Buffer, credit: number): void {
+    (this.pending ??= []).push(chunk);
+    (this.pendingCredit ??= []).push(credit);
   }
 
   private onData(chunk: Buffer, end: boolean): void {
@@ -94,18 +101,14 @@ export class RequestBody {
       this.size += chunk.length;
       if (this.size > this.limit) this.overflow();
       else {
-        this.kept.push(chunk);
+        (this.kept ??= []).push(chunk);
         this.source.consume(chunk.length);
         credit = 0;
       }
     }
     const target = this.target;
     if (target !== undefined) return target.sendData(chunk, end, credit);
-    if (!this.everAttached && this.overflowed) {
-      this.pending.push(chunk);
-      this.pendingCredit.push(credit);
-      return;
-    }
+    if (!this.everAttached && this.overflowed) return this.keepPending(chunk, credit);
     // Kept for the next attempt, or read after the last attempt ended (the request fails).
     this.source.consume(credit);
   }
@@ -119,13 +122,9 @@ export class RequestBody {
   /** Before the first attempt, kept chunks become pending ones: nothing has sent them yet. */
   private overflow(): void {
     this.overflowed = true;
-    if (!this.everAttached) {
-      for (const c of this.kept) {
-        this.pending.push(c);
-        this.pendingCredit.push(0);
-      }
-    }
-    this.kept = [];
+    if (!this.everAttached && this.kept !== undefined)
+      for (const c of this.kept) this.keepPending(c, 0);
+    this.kept = undefined;
   }
 }
 
@@ -143,7 +142,7 @@ export class UpstreamResponse {
   onFirstFrame: (() => void) | undefined;
   /** Called when the upstream stream closes, after the relay has acted on it. */
   onClose: ((code: number) => void) | undefined;
-  private held: Buffer[] = [];
+  private held: Buffer[] | undefined;
   private heldEnd = false;
   private down: H2Stream | undefined;
 
@@ -159,7 +158,9 @@ export class UpstreamResponse {
 
   /** Something after the head has arrived (or nothing will). */
   get framed(): boolean {
-    return this.endStream || this.held.length > 0 || this.heldEnd || this.closeCode !== undefined;
+    return (
+      this.endStream || this.held !== undefined || this.heldEnd || this.closeCode !== undefined
+    );
   }
 
   /** Sends the head, what is held, and the rest as it comes to `down`; resets cross both ways. */
@@ -172,8 +173,8 @@ export class UpstreamResponse {
       this.up.reset(code === NO_ERROR ? CANCEL : code);
     };
     down.sendHeaders(forwardHeaders(this.head), this.endStream);
-    for (const c of this.held) down.sendData(c, false);
-    this.held = [];
+    if (this.held !== undefined) for (const c of this.held) down.sendData(c, false);
+    this.held = undefined;
     if (this.trailers !== undefined) down.sendTrailers(forwardHeaders(this.trailers));
     else if (this.heldEnd) down.end();
     if (this.closeCode !== undefined) this.closeDown(this.closeCode);
@@ -181,14 +182,14 @@ export class UpstreamResponse {
 
   /** The attempt is dropped: its upstream stream is cancelled. */
   discard(): void {
-    this.held = [];
+    this.held = undefined;
     if (!this.up.closed) this.up.reset(CANCEL);
   }
 
   private data(chunk: Buffer, end: boolean): void {
     const down = this.down;
     if (down !== undefined) return down.sendData(chunk, end);
-    if (chunk.length > 0) this.held.push(chunk);
+    if (chunk.length > 0) (this.held ??= []).push(chunk);
     if (end) this.heldEnd = true;
     this.firstFrame();
   }

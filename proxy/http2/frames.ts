@@ -137,6 +137,14 @@ export class FrameReader {
   }
 
   private readPayload(chunk: Buffer, off: number): number {
+    // The usual case, a whole frame within one read, is handed on without gathering.
+    if (this.partsHave === 0 && chunk.length - off >= this.remaining) {
+      const end = off + this.remaining;
+      this.remaining = 0;
+      this.state = ReadState.Header;
+      this.sink.frame(this.type, this.flags, this.streamId, chunk.subarray(off, end));
+      return end;
+    }
     const n = Math.min(this.remaining, chunk.length - off);
     if (n > 0) {
       this.parts.push(chunk.subarray(off, off + n));
@@ -163,10 +171,15 @@ export function writeFrameHeader(
   flags: number,
   streamId: number,
 ): void {
-  out.writeUIntBE(length, at, 3);
+  out[at] = length >>> 16;
+  out[at + 1] = (length >>> 8) & 0xff;
+  out[at + 2] = length & 0xff;
   out[at + 3] = type;
   out[at + 4] = flags;
-  out.writeUInt32BE(streamId, at + 5);
+  out[at + 5] = streamId >>> 24;
+  out[at + 6] = (streamId >>> 16) & 0xff;
+  out[at + 7] = (streamId >>> 8) & 0xff;
+  out[at + 8] = streamId & 0xff;
 }
 
 /** A whole frame with `payload` copied after its header (for small frames). */
@@ -175,13 +188,6 @@ export function frame(type: number, flags: number, streamId: number, payload?: B
   const out = Buffer.allocUnsafe(HEADER_SIZE + length);
   writeFrameHeader(out, 0, length, type, flags, streamId);
   if (payload !== undefined) payload.copy(out, HEADER_SIZE);
-  return out;
-}
-
-/** A frame header alone (its payload goes out as its own buffer). */
-export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_SIZE);
-  writeFrameHeader(out, 0, length, type, flags, streamId);
   return out;
 }
 
@@ -201,44 +207,11 @@ export function windowUpdateFrame(streamId: number, increment: number): Buffer {
   return out;
 }
 
-export function rstStreamFrame(streamId: number, code: number): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_SIZE + 4);
-  writeFrameHeader(out, 0, 4, FRAME_RST_STREAM, 0, streamId);
-  out.writeUInt32BE(code, HEADER_SIZE);
-  return out;
-}
-
 export function goawayFrame(lastStreamId: number, code: number): Buffer {
   const out = Buffer.allocUnsafe(HEADER_SIZE + 8);
   writeFrameHeader(out, 0, 8, FRAME_GOAWAY, 0, 0);
   out.writeUInt32BE(lastStreamId, HEADER_SIZE);
   out.writeUInt32BE(code, HEADER_SIZE + 4);
-  return out;
-}
-
-/**
- * A header block as HEADERS followed by CONTINUATION frames of at most `maxFrameSize` bytes,
- * in one buffer.
- */
-export function headersFrames(
-  streamId: number,
-  block: Buffer,
-  endStream: boolean,
-  maxFrameSize: number,
-): Buffer {
-  const count = Math.max(1, Math.ceil(block.length / maxFrameSize));
-  const out = Buffer.allocUnsafe(block.length + count * HEADER_SIZE);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    const from = i * maxFrameSize;
-    const len = Math.min(maxFrameSize, block.length - from);
-    const last = i === count - 1;
-    const type = i === 0 ? FRAME_HEADERS : FRAME_CONTINUATION;
-    const flags = (last ? FLAG_END_HEADERS : 0) | (i === 0 && endStream ? FLAG_END_STREAM : 0);
-    writeFrameHeader(out, at, len, type, flags, streamId);
-    block.copy(out, at + HEADER_SIZE, from, from + len);
-    at += HEADER_SIZE + len;
-  }
   return out;
 }
 

@@ -39,17 +39,24 @@ export function headerValue(headers: HeaderList | undefined, name: string): stri
   return undefined;
 }
 
-/** `headers` without any `name` field, then `name: value` when a value is given. */
-export function withHeader(
+/** Removes every `name` field from `headers` (in place), then adds `name: value` if given. */
+export function setHeader(
   headers: HeaderList,
   name: string,
   value: string | undefined,
 ): HeaderList {
-  const out: HeaderList = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i] !== name) out.push(headers[i], headers[i + 1]);
-  if (value !== undefined) out.push(name, value);
-  return out;
+  let to = 0;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] === name) continue;
+    if (to !== i) {
+      headers[to] = headers[i];
+      headers[to + 1] = headers[i + 1];
+    }
+    to += 2;
+  }
+  headers.length = to;
+  if (value !== undefined) headers.push(name, value);
+  return headers;
 }
 
 export function isGrpc(headers: HeaderList): boolean {

@@ -359,12 +359,26 @@ export class HpackEncoder {
 
   /** Encodes a header list (flat name/value pairs) into one header block. */
   encode(headers: readonly string[]): Buffer {
+    const length = this.encodeShared(headers);
+    return copyOut(this.out, length);
+  }
+
+  /**
+   * As `encode`, into the encoder's own buffer (`shared`): returns the block's length; the bytes
+   * are good until the next call.
+   */
+  encodeShared(headers: readonly string[]): number {
     this.pos = 0;
     this.writeSizeUpdates();
     for (let i = 0; i + 1 < headers.length; i += 2) {
       this.writeField(headers[i], headers[i + 1]);
     }
-    return copyOut(this.out, this.pos);
+    return this.pos;
+  }
+
+  /** Where `encodeShared` leaves its block. */
+  get shared(): Buffer {
+    return this.out;
   }
 
   private writeSizeUpdates(): void {

@@ -15,7 +15,7 @@ import { CLIENT_ID_HEADER } from "../tls/inbound-policy";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { RequestBody, UpstreamResponse } from "./body";
 import { CANCEL, NO_ERROR } from "./frames";
-import { forwardHeaders, grpcStatusOf, headerValue, isGrpc, withHeader } from "./headers";
+import { forwardHeaders, grpcStatusOf, headerValue, isGrpc, setHeader } from "./headers";
 import type { HeaderList } from "./hpack";
 import { H2Session, type H2Stream } from "./session";
 
@@ -36,17 +36,28 @@ export interface PooledSession {
 /** Client sessions, one per endpoint; retired on GOAWAY, error or close. */
 export class H2Pool {
   private readonly sessions = new Map<string, PooledSession>();
+  /** Endpoints are long-lived objects (a fixed target, discovery's sets): their keys are kept. */
+  private readonly keys = new WeakMap<Endpoint, { identity: string | undefined; key: string }>();
 
   constructor(private readonly env: H2Env) {}
 
   get(endpoint: Endpoint): PooledSession {
-    // Keyed with the identity too: an endpoint that becomes meshed gets a new, mTLS session.
-    const key = `${endpointKey(endpoint)}|${this.env.tls.outbound.peerIdentity(endpoint) ?? ""}`;
+    const key = this.keyOf(endpoint);
     const cur = this.sessions.get(key);
     if (cur !== undefined && !cur.session.closed && !cur.session.goingAway) return cur;
     const pooled = this.connect(endpoint, key);
     this.sessions.set(key, pooled);
     return pooled;
+  }
+
+  /** Keyed with the identity too: an endpoint that becomes meshed gets a new, mTLS session. */
+  private keyOf(endpoint: Endpoint): string {
+    const identity = this.env.tls.outbound.peerIdentity(endpoint);
+    const known = this.keys.get(endpoint);
+    if (known !== undefined && known.identity === identity) return known.key;
+    const key = `${endpointKey(endpoint)}|${identity ?? ""}`;
+    this.keys.set(endpoint, { identity, key });
+    return key;
   }
 
   /** The pooled session of `endpoint` once connected; rejects when connecting fails. */
@@ -240,8 +251,7 @@ export interface ServeH2 {
 /** Serves one detected HTTP/2 connection. Returns the session so a drain can send GOAWAY. */
 export function serveH2(socket: net.Socket, initial: Buffer, serve: ServeH2): H2Session {
   const onStream = (stream: H2Stream, headers: HeaderList, endStream: boolean): void => {
-    if (serve.clientId !== undefined)
-      headers = withHeader(headers, CLIENT_ID_HEADER, serve.clientId.value);
+    if (serve.clientId !== undefined) setHeader(headers, CLIENT_ID_HEADER, serve.clientId.value);
     if (serve.handler !== undefined) return serve.handler(stream, headers, endStream);
     const authority = headerValue(headers, ":authority") ?? "";
     const fwd = new StreamForward(

@@ -45,17 +45,16 @@ import {
   SETTINGS_MAX_FRAME_SIZE,
   SETTINGS_MAX_HEADER_LIST_SIZE,
   STREAM_CLOSED,
-  frame,
-  frameHeader,
   goawayFrame,
-  headersFrames,
-  rstStreamFrame,
   settingsFrame,
   unpad,
   windowUpdateFrame,
+  writeFrameHeader,
   type FrameSink,
 } from "./frames";
 import { HpackDecoder, HpackEncoder, type HeaderList } from "./hpack";
+import { OutBuffer } from "./out";
+import { StreamTable } from "./streams";
 
 /** What this side lets a peer send on one stream before it credits the window back. */
 export const STREAM_WINDOW = 256 * 1024;
@@ -65,8 +64,9 @@ const CONNECTION_WINDOW = 1024 * 1024;
 const MAX_HEADER_LIST = 64 * 1024;
 /** Stop framing DATA while this much is waiting in the socket; resume on 'drain'. */
 const SOCKET_HIGH_WATER = 256 * 1024;
-/** Frames below this size are joined into one buffer before they are written. */
-const JOIN_BELOW = 1024;
+/** DATA payloads below this size are copied next to their frame header; larger ones go as they are. */
+const COPY_BELOW = 1024;
+const FRAME_HEADER_SIZE = 9;
 /** How long a connection closed on an error waits for its GOAWAY to leave. */
 const GOAWAY_LINGER_MS = 1000;
 
@@ -106,7 +106,8 @@ export class H2Stream {
   sendWindow: number;
   recvWindow = STREAM_WINDOW;
   private unacked = 0;
-  readonly queue: Queued[] = [];
+  /** Data and trailers waiting for a window (or for the stream to open); made when first needed. */
+  queue: Queued[] | undefined;
   /** HEADERS to send once the stream can be opened (client side, at the peer's stream limit). */
   pendingOpen: { block: HeaderList; end: boolean } | undefined;
 
@@ -129,8 +130,16 @@ export class H2Stream {
   sendData(chunk: Buffer, endStream: boolean, credit = chunk.length): void {
     if (this.closed || this.localDone) return;
     if (endStream) this.localDone = true;
-    this.queue.push({ chunk, end: endStream, credit, trailers: undefined });
+    // Nothing waiting ahead of it and room in the windows: framed at once, no queue entry.
+    if (this.queued === 0 && this.id !== 0 && this.session.sendNow(this, chunk, endStream, credit))
+      return;
+    (this.queue ??= []).push({ chunk, end: endStream, credit, trailers: undefined });
     this.session.schedule(this);
+  }
+
+  /** How many entries wait in the queue. */
+  get queued(): number {
+    return this.queue === undefined ? 0 : this.queue.length;
   }
 
   end(): void {
@@ -141,14 +150,15 @@ export class H2Stream {
     if (this.closed || this.localDone) return;
     if (trailers.length === 0) return this.end();
     this.localDone = true;
-    this.queue.push({ chunk: EMPTY, end: true, credit: 0, trailers });
+    if (this.queued === 0 && this.id !== 0) return this.session.writeHeaders(this, trailers, true);
+    (this.queue ??= []).push({ chunk: EMPTY, end: true, credit: 0, trailers });
     this.session.schedule(this);
   }
 
   /** Ends the stream with RST_STREAM `code`; its owner hears of it through onClose. */
   reset(code = CANCEL): void {
     if (this.closed) return;
-    if (this.id !== 0) this.session.write(rstStreamFrame(this.id, code));
+    if (this.id !== 0) this.session.writeFrame32(FRAME_RST_STREAM, this.id, code);
     this.session.closeStream(this, code);
   }
 
@@ -158,7 +168,7 @@ export class H2Stream {
     this.unacked += n;
     if (this.unacked < STREAM_WINDOW / 2) return;
     this.recvWindow += this.unacked;
-    this.session.write(windowUpdateFrame(this.id, this.unacked));
+    this.session.writeFrame32(FRAME_WINDOW_UPDATE, this.id, this.unacked);
     this.unacked = 0;
   }
 
@@ -179,7 +189,7 @@ export interface SessionOptions {
 
 /** One HTTP/2 connection over `socket` (already connected, or connecting: writes wait). */
 export class H2Session implements FrameSink {
-  readonly streams = new Map<number, H2Stream>();
+  readonly streams = new StreamTable<H2Stream>();
   onStream: (stream: H2Stream, headers: HeaderList, endStream: boolean) => void;
   /** The peer sent GOAWAY, or this side began closing: no new streams. */
   onGoaway: () => void = noop;
@@ -193,8 +203,7 @@ export class H2Session implements FrameSink {
   private readonly reader: FrameReader;
   private readonly decoder = new HpackDecoder(4096, MAX_HEADER_LIST);
   private readonly encoder = new HpackEncoder();
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly out = new OutBuffer();
   private flushScheduled = false;
   /** Streams with queued data, in the order they asked. */
   private sendable: H2Stream[] = [];
@@ -295,20 +304,57 @@ export class H2Session implements FrameSink {
 
   // --- writing ---------------------------------------------------------------------------------
 
+  /** Copies `buf` (a whole frame, or the preface) to the output. */
   write(buf: Buffer): void {
     if (this.closed) return;
-    this.out.push(buf);
-    this.outBytes += buf.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushSession, this);
-    }
+    buf.copy(this.out.slab, this.out.reserve(buf.length));
+    this.wake();
+  }
+
+  /** A frame whose payload is at most `payload` (copied), into the output. */
+  writeFrame(type: number, flags: number, streamId: number, payload?: Buffer): void {
+    if (this.closed) return;
+    const len = payload?.length ?? 0;
+    const at = this.out.reserve(FRAME_HEADER_SIZE + len);
+    writeFrameHeader(this.out.slab, at, len, type, flags, streamId);
+    if (payload !== undefined) copySmall(payload, 0, len, this.out.slab, at + FRAME_HEADER_SIZE);
+    this.wake();
+  }
+
+  /** A frame with a 4-byte payload (RST_STREAM, WINDOW_UPDATE). */
+  writeFrame32(type: number, streamId: number, value: number): void {
+    if (this.closed) return;
+    const at = this.out.reserve(FRAME_HEADER_SIZE + 4);
+    writeFrameHeader(this.out.slab, at, 4, type, 0, streamId);
+    this.out.slab.writeUInt32BE(value, at + FRAME_HEADER_SIZE);
+    this.wake();
   }
 
   writeHeaders(stream: H2Stream, headers: HeaderList, endStream: boolean): void {
-    const block = this.encoder.encode(headers);
-    this.write(headersFrames(stream.id, block, endStream, this.peerMaxFrame));
+    if (this.closed) return;
+    const length = this.encoder.encodeShared(headers);
+    const block = this.encoder.shared;
+    const max = this.peerMaxFrame;
+    let from = 0;
+    do {
+      const len = Math.min(max, length - from);
+      const first = from === 0;
+      const last = from + len === length;
+      const flags = (last ? FLAG_END_HEADERS : 0) | (first && endStream ? FLAG_END_STREAM : 0);
+      const at = this.out.reserve(FRAME_HEADER_SIZE + len);
+      const type = first ? FRAME_HEADERS : FRAME_CONTINUATION;
+      writeFrameHeader(this.out.slab, at, len, type, flags, stream.id);
+      copySmall(block, from, len, this.out.slab, at + FRAME_HEADER_SIZE);
+      from += len;
+    } while (from < length);
+    this.wake();
     if (endStream) this.endedLocally(stream);
+  }
+
+  private wake(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(flushSession, this);
   }
 
   /** `stream` has something queued: it is framed at the next flush (once it has an id). */
@@ -316,42 +362,21 @@ export class H2Session implements FrameSink {
     if (stream.sendable || stream.id === 0) return;
     stream.sendable = true;
     this.sendable.push(stream);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(flushSession, this);
-    }
+    this.wake();
   }
 
   /** Writes everything framed so far, DATA as far as the windows allow, in one write. */
   flush(): void {
     this.flushScheduled = false;
     this.flushData();
-    const out = this.out;
-    if (out.length === 0 || this.socket.destroyed) return;
-    this.out = [];
-    this.outBytes = 0;
-    if (out.length === 1) {
-      this.socket.write(out[0]);
+    if (this.out.empty || this.socket.destroyed) return;
+    const parts = this.out.take();
+    if (parts.length === 1) {
+      this.socket.write(parts[0]);
       return;
     }
     this.socket.cork();
-    let small: Buffer[] = [];
-    let smallBytes = 0;
-    for (const b of out) {
-      if (b.length < JOIN_BELOW) {
-        small.push(b);
-        smallBytes += b.length;
-        continue;
-      }
-      if (small.length > 0) {
-        this.socket.write(small.length === 1 ? small[0] : Buffer.concat(small, smallBytes));
-        small = [];
-        smallBytes = 0;
-      }
-      this.socket.write(b);
-    }
-    if (small.length > 0)
-      this.socket.write(small.length === 1 ? small[0] : Buffer.concat(small, smallBytes));
+    for (const p of parts) this.socket.write(p);
     this.socket.uncork();
   }
 
@@ -365,7 +390,7 @@ export class H2Session implements FrameSink {
       s.sendable = false;
       if (this.connSendWindow <= 0 || this.socketFull() || !this.drainStream(s)) {
         // Blocked by a window or the socket: kept, in order, for the next WINDOW_UPDATE or drain.
-        if (!s.closed && s.queue.length > 0) {
+        if (!s.closed && s.queued > 0) {
           s.sendable = true;
           this.sendable.push(s);
         }
@@ -374,12 +399,13 @@ export class H2Session implements FrameSink {
   }
 
   private socketFull(): boolean {
-    return this.socket.writableLength + this.outBytes > SOCKET_HIGH_WATER;
+    return this.socket.writableLength + this.out.bytes > SOCKET_HIGH_WATER;
   }
 
   /** Sends what the windows allow of one stream's queue; true when the queue is empty. */
   private drainStream(s: H2Stream): boolean {
     const q = s.queue;
+    if (q === undefined) return true;
     while (q.length > 0 && !s.closed) {
       const item = q[0];
       if (item.trailers !== undefined) {
@@ -390,6 +416,22 @@ export class H2Session implements FrameSink {
         if (item.end) this.writeData(s, EMPTY, true);
       } else if (!this.sendPiece(s, item)) return false;
     }
+    return true;
+  }
+
+  /** Frames all of `chunk` if the windows and the socket allow it now; false otherwise. */
+  sendNow(s: H2Stream, chunk: Buffer, end: boolean, credit: number): boolean {
+    const len = chunk.length;
+    if (len === 0) {
+      if (end) this.writeData(s, EMPTY, true);
+      return true;
+    }
+    if (this.closed || len > s.sendWindow || len > this.connSendWindow) return false;
+    if (len > this.peerMaxFrame || this.socketFull()) return false;
+    s.sendWindow -= len;
+    this.connSendWindow -= len;
+    this.writeData(s, chunk, end);
+    if (credit > 0) s.creditTo?.consume(credit);
     return true;
   }
 
@@ -404,7 +446,7 @@ export class H2Session implements FrameSink {
     this.writeData(s, whole ? item.chunk : item.chunk.subarray(0, allowed), whole && item.end);
     const credit = whole ? item.credit : Math.min(item.credit, allowed);
     item.credit -= credit;
-    if (whole) s.queue.shift();
+    if (whole) s.queue?.shift();
     else item.chunk = item.chunk.subarray(allowed);
     if (credit > 0) s.creditTo?.consume(credit);
     return true;
@@ -412,11 +454,12 @@ export class H2Session implements FrameSink {
 
   private writeData(s: H2Stream, piece: Buffer, end: boolean): void {
     const flags = end ? FLAG_END_STREAM : 0;
-    if (piece.length < JOIN_BELOW) {
-      this.write(frame(FRAME_DATA, flags, s.id, piece));
-    } else {
-      this.write(frameHeader(piece.length, FRAME_DATA, flags, s.id));
-      this.write(piece);
+    if (piece.length < COPY_BELOW) this.writeFrame(FRAME_DATA, flags, s.id, piece);
+    else {
+      const at = this.out.reserve(FRAME_HEADER_SIZE);
+      writeFrameHeader(this.out.slab, at, piece.length, FRAME_DATA, flags, s.id);
+      this.out.append(piece);
+      this.wake();
     }
     if (end) this.endedLocally(s);
   }
@@ -424,7 +467,7 @@ export class H2Session implements FrameSink {
   private open(stream: H2Stream, headers: HeaderList, endStream: boolean): void {
     stream.id = this.nextStreamId;
     this.nextStreamId += 2;
-    this.streams.set(stream.id, stream);
+    this.streams.set(stream);
     this.opened++;
     // Stream ids run out at 2^31: the pool then opens a new connection.
     if (this.nextStreamId > MAX_WINDOW) {
@@ -432,7 +475,7 @@ export class H2Session implements FrameSink {
       this.onGoaway();
     }
     this.writeHeaders(stream, headers, endStream);
-    if (stream.queue.length > 0) this.schedule(stream);
+    if (stream.queued > 0) this.schedule(stream);
   }
 
   private endedLocally(s: H2Stream): void {
@@ -444,7 +487,7 @@ export class H2Session implements FrameSink {
     if (s.closed) return;
     s.closed = true;
     s.rstCode = code;
-    s.queue.length = 0;
+    s.queue = undefined;
     if (s.id !== 0 && this.streams.delete(s.id)) this.opened--;
     else {
       const i = this.waiting.indexOf(s);
@@ -553,7 +596,7 @@ export class H2Session implements FrameSink {
   private creditConnection(n: number): void {
     this.connUnacked += n;
     if (this.connUnacked < CONNECTION_WINDOW / 2) return;
-    this.write(windowUpdateFrame(0, this.connUnacked));
+    this.writeFrame32(FRAME_WINDOW_UPDATE, 0, this.connUnacked);
     this.connUnacked = 0;
   }
 
@@ -630,10 +673,10 @@ export class H2Session implements FrameSink {
     const s = new H2Stream(this, this.peerInitialWindow);
     s.id = streamId;
     if (this.goingAway) {
-      this.write(rstStreamFrame(streamId, REFUSED_STREAM));
+      this.writeFrame32(FRAME_RST_STREAM, streamId, REFUSED_STREAM);
       return;
     }
-    this.streams.set(streamId, s);
+    this.streams.set(s);
     this.opened++;
     s.headReceived = true;
     if (end) s.remoteEnded = true;
@@ -659,7 +702,7 @@ export class H2Session implements FrameSink {
     if (payload.length % 6 !== 0) throw new H2ConnectionError(FRAME_SIZE_ERROR, "SETTINGS size");
     for (let at = 0; at < payload.length; at += 6)
       this.setting(payload.readUInt16BE(at), payload.readUInt32BE(at + 2));
-    this.write(frame(FRAME_SETTINGS, FLAG_ACK, 0));
+    this.writeFrame(FRAME_SETTINGS, FLAG_ACK, 0);
     if (!this.gotSettings) {
       this.gotSettings = true;
       this.onRemoteSettings();
@@ -704,7 +747,7 @@ export class H2Session implements FrameSink {
   ping(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) throw new H2ConnectionError(PROTOCOL_ERROR, "PING on a stream");
     if (payload.length !== 8) throw new H2ConnectionError(FRAME_SIZE_ERROR, "PING size");
-    if ((flags & FLAG_ACK) === 0) this.write(frame(FRAME_PING, FLAG_ACK, 0, payload));
+    if ((flags & FLAG_ACK) === 0) this.writeFrame(FRAME_PING, FLAG_ACK, 0, payload);
   }
 
   /** @internal */
@@ -716,8 +759,7 @@ export class H2Session implements FrameSink {
     this.goingAway = true;
     // Streams this side opened above `last` were not processed: they may be retried elsewhere.
     if (this.role === "client") {
-      for (const s of [...this.streams.values()])
-        if (s.id > last) this.closeStream(s, REFUSED_STREAM);
+      for (const s of this.streams.values()) if (s.id > last) this.closeStream(s, REFUSED_STREAM);
       for (const s of [...this.waiting]) this.closeStream(s, REFUSED_STREAM);
     }
     if (!wasGoingAway) this.onGoaway();
@@ -739,7 +781,7 @@ export class H2Session implements FrameSink {
       if (inc === 0) return s.reset(PROTOCOL_ERROR);
       s.sendWindow += inc;
       if (s.sendWindow > MAX_WINDOW) return s.reset(FLOW_CONTROL_ERROR);
-      if (s.queue.length > 0) this.schedule(s);
+      if (s.queued > 0) this.schedule(s);
     }
     this.flushData();
   }
@@ -763,6 +805,15 @@ const FRAME_HANDLERS: Partial<Record<number, FrameHandler>> = {
     if (id === 0) throw new H2ConnectionError(PROTOCOL_ERROR, "PRIORITY on stream 0");
   },
 };
+
+/** src[from, from + n) to dst at `at`: a plain loop beats Buffer#copy's native call for a few bytes. */
+function copySmall(src: Buffer, from: number, n: number, dst: Buffer, at: number): void {
+  if (n > 64) {
+    src.copy(dst, at, from, from + n);
+    return;
+  }
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+}
 
 function flushSession(session: H2Session): void {
   session.flush();
