@@ -210,7 +210,10 @@ export class UpstreamResponse {
   private closeDown(code: number): void {
     const down = this.down as H2Stream;
     if (code !== NO_ERROR) return down.reset(code);
-    // The response is complete; a request body still arriving has nowhere to go.
+    // RST_STREAM(NO_ERROR) before END_STREAM still says the response is whole: node:http2 sends
+    // it when its last, empty DATA frame waits for a window. The client gets END_STREAM.
+    if (!this.up.remoteEnded && this.trailers === undefined) down.end();
+    // A request body still arriving has nowhere to go.
     if (!down.remoteEnded) down.onData = (chunk) => down.consume(chunk.length);
   }
 

@@ -129,6 +129,7 @@ describe("HTTP/2 through the proxy", function () {
   let upstream: http2.Http2Server;
   let proxy: RunningProxy;
   let lastReset = -1;
+  let flooded = 0;
 
   before(async () => {
     upstream = http2.createServer();
@@ -143,6 +144,20 @@ describe("HTTP/2 through the proxy", function () {
       } else if (path === "/hang") {
         stream.respond({ ":status": 200 });
         stream.write("waiting");
+      } else if (path === "/flood") {
+        // Writes 16 MiB as fast as flow control lets it, counting what nghttp2 has taken.
+        stream.respond({ ":status": 200 });
+        const chunk = Buffer.alloc(64 * 1024, 1);
+        let left = 256;
+        const pump = (): void => {
+          while (left > 0) {
+            left--;
+            flooded += chunk.length;
+            if (!stream.write(chunk)) return void stream.once("drain", pump);
+          }
+          stream.end();
+        };
+        pump();
       } else if (path === "/goaway") {
         stream.respond({ ":status": 200 });
         stream.end("bye");
@@ -185,6 +200,27 @@ describe("HTTP/2 through the proxy", function () {
       await ended;
       expect(Buffer.concat(chunks).length).to.equal(6 + big.length);
       expect((await trailers)["x-sum"]).to.equal("ok");
+    } finally {
+      session.close();
+    }
+  });
+
+  it("holds a fast upstream back while the client does not read (flow control end to end)", async () => {
+    const session = connect();
+    try {
+      flooded = 0;
+      const req = session.request({ ":path": "/flood" });
+      req.pause();
+      await new Promise((r) => setTimeout(r, 500));
+      // The client's window, the proxy's stream windows and the sockets' buffers hold a few MiB
+      // at most: the rest of the 16 MiB waits at the server.
+      const heldBack = flooded;
+      expect(heldBack).to.be.below(6 * 1024 * 1024);
+      let received = 0;
+      req.on("data", (d: Buffer) => (received += d.length));
+      req.resume();
+      await new Promise((resolve) => req.on("end", resolve));
+      expect(received).to.equal(16 * 1024 * 1024);
     } finally {
       session.close();
     }
