@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf } from "../errors";
 import type { Direction, ProxyMetrics, TcpConnMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
+import { connectWithSlabReads } from "../tcp/reads";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 
 /** The client-side exchange currently using an upstream connection. */
@@ -267,7 +268,10 @@ export class Http1Pool {
   private connect(endpoint: Endpoint, key: string): Upstream {
     const o = this.opts;
     const identity = o.tls.outbound.peerIdentity(endpoint);
-    const raw = net.connect({ host: endpoint.address, port: endpoint.port });
+    const raw =
+      identity === undefined
+        ? connectWithSlabReads(endpoint.address, endpoint.port)
+        : net.connect({ host: endpoint.address, port: endpoint.port });
     const socket =
       identity === undefined
         ? raw

@@ -12,6 +12,7 @@ import type { Logger } from "../log";
 import type { Direction, HttpScope, ProxyMetrics, RouteMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
 import { CLIENT_ID_HEADER } from "../tls/inbound-policy";
+import { connectWithSlabReads } from "../tcp/reads";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { RequestBody, UpstreamResponse } from "./body";
 import { CANCEL, NO_ERROR } from "./frames";
@@ -80,7 +81,10 @@ export class H2Pool {
   private connect(endpoint: Endpoint, key: string): PooledSession {
     const env = this.env;
     const identity = env.tls.outbound.peerIdentity(endpoint);
-    const raw = net.connect({ host: endpoint.address, port: endpoint.port });
+    const raw =
+      identity === undefined
+        ? connectWithSlabReads(endpoint.address, endpoint.port)
+        : net.connect({ host: endpoint.address, port: endpoint.port });
     raw.setNoDelay(true);
     const socket =
       identity === undefined

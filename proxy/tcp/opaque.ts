@@ -6,6 +6,7 @@ import type { Direction, ProxyMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { tunnel } from "./pipe";
+import { connectWithSlabReads } from "./reads";
 import { transportPlan } from "./transport";
 
 export interface OpaqueEnv {
@@ -70,7 +71,11 @@ function openUpstream(
 ): { raw: net.Socket; upstream: net.Socket } {
   const identity = env.tls.outbound.peerIdentity(endpoint);
   const plan = transportPlan(endpoint, identity);
-  const raw = net.connect({ host: endpoint.address, port: plan?.port ?? endpoint.port });
+  const port = plan?.port ?? endpoint.port;
+  const raw =
+    identity === undefined
+      ? connectWithSlabReads(endpoint.address, port)
+      : net.connect({ host: endpoint.address, port });
   const upstream =
     identity === undefined
       ? raw
