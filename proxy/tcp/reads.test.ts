@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { connectWithSlabReads } from "./reads";
+import { ReadSlab, connectWithSlabReads } from "./reads";
 
 /** A loopback server that writes `data` in pieces of varied size, then ends. */
 async function sender(data: Buffer): Promise<{ server: net.Server; port: number }> {
@@ -56,5 +56,29 @@ describe("slab reads of upstream sockets", () => {
     await new Promise((r) => socket.on("end", r));
     server.close();
     expect(Buffer.concat(chunks).equals(data)).to.equal(true);
+  });
+});
+
+describe("read slab sizing", () => {
+  it("gives more room after a read that filled it, up to 32 KiB, and never hands out a slice twice", () => {
+    const slab = new ReadSlab();
+    const rooms: number[] = [];
+    const slices: Buffer[] = [];
+    for (let i = 0; i < 6; i++) {
+      const room = slab.room();
+      rooms.push(room.length);
+      room.fill(i, 0, room.length);
+      slices.push(slab.take(room, room.length));
+    }
+    expect(rooms).to.deep.equal([8192, 16384, 32768, 65536, 65536, 65536]);
+    slices.forEach((s, i) => expect(s.every((b) => b === i)).to.equal(true));
+  });
+
+  it("keeps a socket of small reads on an 8 KiB slab", () => {
+    const slab = new ReadSlab();
+    const first = slab.room();
+    for (let i = 0; i < 20; i++) slab.take(slab.room(), 150);
+    expect(first.buffer.byteLength).to.equal(8192);
+    expect(slab.room().buffer.byteLength).to.equal(8192);
   });
 });

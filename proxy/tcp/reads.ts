@@ -1,23 +1,28 @@
 // Reads of the plaintext upstream sockets the proxy opens itself. Node's own read path allocates
 // 64 KiB for every read, then a zero-filled copy of what was read; here the kernel writes straight
-// into a slab of the socket's own, and each read is handed on as a slice of it. A slice is never
+// into a slab of the socket's own, and each read is pushed on as a slice of it. A slice is never
 // written again (the next read goes after it, a full slab is replaced), so the engine may keep
 // slices as long as it likes; the slab is freed with the last of them.
+//
+// The slab fits the socket's traffic: a read gets room for what the socket's reads have needed
+// (starting at 4 KiB, doubling whenever a read fills its room, up to 32 KiB), in slabs of twice
+// that. A connection that carries small responses holds 8 KiB, not 64.
 
 import * as net from "node:net";
 
-const SLAB_SIZE = 64 * 1024;
-/** A read gets at least this much room: a 16 KiB body and its head arrive in one read. */
-const MIN_ROOM = 20 * 1024;
+const MIN_WANT = 4 * 1024;
+const MAX_WANT = 32 * 1024;
 
-class ReadSlab {
-  private slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+export class ReadSlab {
+  private slab: Buffer | undefined;
   private used = 0;
+  /** The room a read is given. */
+  private want = MIN_WANT;
 
-  /** Where the next read goes: the rest of the slab, or a new one when little is left. */
+  /** Where the next read goes: the rest of the slab, or a new one when too little is left. */
   room(): Buffer {
-    if (this.slab.length - this.used < MIN_ROOM) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    if (this.slab === undefined || this.slab.length - this.used < this.want) {
+      this.slab = Buffer.allocUnsafeSlow(this.want * 2);
       this.used = 0;
     }
     return this.slab.subarray(this.used);
@@ -26,6 +31,8 @@ class ReadSlab {
   /** The `n` bytes just read into `room`, as a slice that stays theirs. */
   take(room: Uint8Array, n: number): Buffer {
     this.used += n;
+    // A read that filled its room had more waiting behind it: later reads get more.
+    if (n === room.length && this.want < MAX_WANT) this.want *= 2;
     return Buffer.from(room.buffer, room.byteOffset, n);
   }
 }
