@@ -5,6 +5,7 @@ export type ProxyErrorCode =
   | "WEFT_ERR_CONNECT_REFUSED"
   | "WEFT_ERR_CONNECT_TIMEOUT"
   | "WEFT_ERR_UPSTREAM_RESET"
+  | "WEFT_ERR_STREAM_REFUSED"
   | "WEFT_ERR_UPSTREAM_CLOSED"
   | "WEFT_ERR_NO_ROUTE"
   | "WEFT_ERR_FAILFAST"
@@ -41,6 +42,14 @@ const KINDS: Readonly<Record<ProxyErrorCode, ErrorKind>> = {
     reason: "connection reset by upstream",
     grpcStatus: 14,
     label: "reset",
+  },
+  // An HTTP/2 stream the upstream did not process (REFUSED_STREAM, or above a GOAWAY's last
+  // stream id): safe to send again, which the proxy does while it still has the body.
+  WEFT_ERR_STREAM_REFUSED: {
+    status: 502,
+    reason: "stream refused by upstream",
+    grpcStatus: 14,
+    label: "refused",
   },
   WEFT_ERR_UPSTREAM_CLOSED: {
     status: 502,

@@ -130,6 +130,7 @@ describe("HTTP/2 through the proxy", function () {
   let proxy: RunningProxy;
   let lastReset = -1;
   let flooded = 0;
+  let refusals = 0;
 
   before(async () => {
     upstream = http2.createServer();
@@ -158,6 +159,11 @@ describe("HTTP/2 through the proxy", function () {
           stream.end();
         };
         pump();
+      } else if (path === "/refused-once") {
+        // The first stream is refused unprocessed; the proxy sends it again, body and all.
+        if (refusals++ === 0) return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        stream.respond({ ":status": 200 });
+        stream.pipe(stream);
       } else if (path === "/goaway") {
         stream.respond({ ":status": 200 });
         stream.end("bye");
@@ -221,6 +227,26 @@ describe("HTTP/2 through the proxy", function () {
       req.resume();
       await new Promise((resolve) => req.on("end", resolve));
       expect(received).to.equal(16 * 1024 * 1024);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("sends a stream the upstream refused again, with its body", async () => {
+    const session = connect();
+    try {
+      refusals = 0;
+      const req = session.request({ ":method": "POST", ":path": "/refused-once" });
+      const chunks: Buffer[] = [];
+      req.on("data", (d: Buffer) => chunks.push(d));
+      const status = new Promise<number>((resolve) =>
+        req.on("response", (h) => resolve(Number(h[":status"]))),
+      );
+      req.end("the body");
+      expect(await status).to.equal(200);
+      await new Promise((resolve) => req.on("end", resolve));
+      expect(Buffer.concat(chunks).toString()).to.equal("the body");
+      expect(refusals).to.equal(2);
     } finally {
       session.close();
     }

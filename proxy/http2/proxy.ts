@@ -15,7 +15,7 @@ import { CLIENT_ID_HEADER } from "../tls/inbound-policy";
 import { connectWithSlabReads } from "../tcp/reads";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 import { RequestBody, UpstreamResponse } from "./body";
-import { CANCEL, NO_ERROR } from "./frames";
+import { CANCEL, NO_ERROR, REFUSED_STREAM } from "./frames";
 import { forwardHeaders, grpcStatusOf, headerValue, isGrpc, setHeader } from "./headers";
 import type { HeaderList } from "./hpack";
 import { H2Session, type H2Stream } from "./session";
@@ -134,6 +134,9 @@ class StreamForward {
   private readonly start = performance.now();
   private readonly grpc: boolean;
   private readonly body: RequestBody;
+  private endpoint: Endpoint | undefined;
+  private pool: H2Pool | undefined;
+  private attempts = 0;
 
   constructor(
     private readonly stream: H2Stream,
@@ -143,14 +146,16 @@ class StreamForward {
     private readonly log: Logger,
   ) {
     this.grpc = isGrpc(headers);
-    // Nothing is kept for a retry: the body waits only until the upstream stream exists.
-    this.body = new RequestBody(stream, endStream, 0);
+    // Kept up to 64 KiB, as on the route path: a refused stream is sent again.
+    this.body = new RequestBody(stream, endStream);
     route.request();
   }
 
   forward(endpoint: Endpoint | ProxyError, pool: H2Pool): void {
     if (this.stream.closed) return;
     if (endpoint instanceof ProxyError) return this.fail(endpoint);
+    this.endpoint = endpoint;
+    this.pool = pool;
     const pooled = pool.get(endpoint);
     let up: H2Stream;
     try {
@@ -174,11 +179,14 @@ class StreamForward {
     response.relayTo(this.stream);
   }
 
-  /** Before a response head: the upstream failed the request. */
+  /** Before a response head: the upstream failed the request, or refused it (sent again). */
   private onUpstreamClose(up: H2Stream, code: number): void {
     if (this.response !== undefined) return;
-    const cause = up.sessionError ?? new ProxyError("WEFT_ERR_UPSTREAM_RESET", `reset ${code}`);
-    this.fail(upstreamError(cause));
+    const err = upstreamError(up.sessionError ?? streamClosedError(code));
+    this.body.detach();
+    if (isRefused(err) && this.body.intact && ++this.attempts < REFUSED_ATTEMPTS)
+      return this.forward(this.endpoint as Endpoint, this.pool as H2Pool);
+    this.fail(err);
   }
 
   private finished(code: number): void {
@@ -200,6 +208,19 @@ class StreamForward {
     if (this.stream.headersSent) return this.stream.reset(CANCEL);
     respondError(this.stream, err, this.grpc);
   }
+}
+
+/** Streams refused by the upstream are sent this often in all before the client gets 502. */
+const REFUSED_ATTEMPTS = 3;
+
+/** Why an upstream stream closed before its response head, when the connection did not fail. */
+export function streamClosedError(code: number): ProxyError {
+  if (code === REFUSED_STREAM) return new ProxyError("WEFT_ERR_STREAM_REFUSED");
+  return new ProxyError("WEFT_ERR_UPSTREAM_RESET", `stream reset with code ${code}`);
+}
+
+export function isRefused(err: unknown): boolean {
+  return err instanceof ProxyError && err.code === "WEFT_ERR_STREAM_REFUSED";
 }
 
 /** What a proxy-generated answer says: the HTTP status, or for gRPC clients the grpc-status. */

@@ -371,6 +371,7 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
   describe("plain HTTP/2 (node:http2)", () => {
     let server: http2.Http2Server;
     let seen: { path: string; body: number }[];
+    let refused = 0;
 
     before(async () => {
       seen = [];
@@ -378,13 +379,20 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
       server.on("stream", (stream, headers) => {
         // Never answered: for the route timeout.
         if (headers[":path"] === "/hang") return stream.resume();
+        // Refused unprocessed the first time, whatever the route says about retries.
+        if (headers[":path"] === "/refused" && refused++ === 0) {
+          stream.on("error", () => undefined);
+          return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        }
         const chunks: Buffer[] = [];
         stream.on("data", (c: Buffer) => chunks.push(c));
         stream.on("end", () => {
           const body = Buffer.concat(chunks);
           seen.push({ path: String(headers[":path"]), body: body.length });
           // Every first attempt of a path fails; the second succeeds and echoes the body size.
-          const fail = seen.filter((s) => s.path === headers[":path"]).length % 2 === 1;
+          const fail =
+            headers[":path"] !== "/refused" &&
+            seen.filter((s) => s.path === headers[":path"]).length % 2 === 1;
           stream.respond({ ":status": fail ? 503 : 200 });
           stream.end(String(body.length));
         });
@@ -420,6 +428,12 @@ describe("HTTP/2 and gRPC through the route layer (loopback, real destination)",
         req.end(Buffer.alloc(size, 7));
       });
     }
+
+    it("sends a refused stream again on a route that is not retryable", async () => {
+      const r = await post("/refused", 5_000);
+      expect(r).to.deep.equal({ status: 200, body: "5000" });
+      expect(refused).to.equal(2);
+    });
 
     it("retries a 503 with the request body sent again", async () => {
       const r = await post("/upload/a", 10_000);

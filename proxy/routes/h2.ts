@@ -5,14 +5,20 @@
  * session of an endpoint its backend's P2C balancer picked. The request body streams to the
  * attempt and is kept (up to 64 KiB) so a retry can send it again.
  */
-import { upstreamError, ProxyError } from "../errors";
+import { upstreamError } from "../errors";
 import type { Slot } from "../balance/p2c";
 import type { DiscoveredEndpoint } from "../discovery/state";
 import { RequestBody, UpstreamResponse } from "../http2/body";
 import { CANCEL, NO_ERROR } from "../http2/frames";
 import { forwardHeaders, grpcStatusOf, headerValue, isGrpc } from "../http2/headers";
 import type { HeaderList } from "../http2/hpack";
-import { respondError, type H2Pool, type StreamHandler } from "../http2/proxy";
+import {
+  isRefused,
+  respondError,
+  streamClosedError,
+  type H2Pool,
+  type StreamHandler,
+} from "../http2/proxy";
 import type { H2Session, H2Stream } from "../http2/session";
 import {
   routeRequest,
@@ -172,7 +178,13 @@ export class OutboundH2 {
         continue;
       }
       backend.balancer.connected(slot);
-      return this.exchange(backend, slot, session, req, signal);
+      try {
+        return await this.exchange(backend, slot, session, req, signal);
+      } catch (err) {
+        // A refused stream was not processed: it goes again, as a failed connect does.
+        if (!isRefused(err) || i >= CONNECT_ATTEMPTS || signal.aborted || !req.body.intact)
+          throw err;
+      }
     }
   }
 
@@ -204,8 +216,7 @@ export class OutboundH2 {
         if (req.current === up) req.current = undefined;
         inflight.end();
         req.body.detach();
-        const reset = new ProxyError("WEFT_ERR_UPSTREAM_RESET", `stream reset with code ${code}`);
-        reject(upstreamError(up.sessionError ?? reset));
+        reject(upstreamError(up.sessionError ?? streamClosedError(code)));
       };
       up.onHead = (head, endStream) => {
         // Load is measured to the response head: a long stream does not weigh on its endpoint
