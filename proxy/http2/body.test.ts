@@ -37,6 +37,9 @@ class RecordingStream {
     this.sent.push(`trailers ${t.join(",")}`);
     this.localDone = true;
   }
+  endRequestWithResponse(): void {
+    this.sent.push("stop request");
+  }
   reset(code: number): void {
     this.resetCode = code;
     this.closed = true;
@@ -146,8 +149,18 @@ describe("HTTP/2 upstream response", () => {
     r.relayTo(down.stream);
     up.onData(Buffer.from("all"), false);
     up.onClose(NO_ERROR);
-    expect(down.sent.at(-1)).to.equal("data  credit=0 end");
+    expect(down.sent.slice(-2)).to.deep.equal(["data  credit=0 end", "stop request"]);
     expect(down.resetCode).to.equal(undefined);
+  });
+
+  it("resets the client's stream when a NO_ERROR close leaves the body short of its content-length", () => {
+    const up = new RecordingStream();
+    const r = new UpstreamResponse(up.stream, [":status", "200", "content-length", "10"], false);
+    const down = new RecordingStream();
+    r.relayTo(down.stream);
+    up.onData(Buffer.from("half"), false);
+    up.onClose(NO_ERROR);
+    expect(down.resetCode).to.equal(INTERNAL_ERROR);
   });
 
   it("leaves the upstream alone when the client's stream closes after the whole response", () => {

@@ -4,8 +4,8 @@
 // through flow control: what the receiving side has not written out is not credited back.
 
 import { REPLAY_LIMIT } from "../http1/exchange";
-import { CANCEL, NO_ERROR } from "./frames";
-import { forwardHeaders } from "./headers";
+import { CANCEL, INTERNAL_ERROR, NO_ERROR } from "./frames";
+import { forwardHeaders, headerValue } from "./headers";
 import type { HeaderList } from "./hpack";
 import type { H2Stream } from "./session";
 
@@ -145,12 +145,16 @@ export class UpstreamResponse {
   private held: Buffer[] | undefined;
   private heldEnd = false;
   private down: H2Stream | undefined;
+  private bodyBytes = 0;
+  /** The head's content-length; 0 when it has none (nothing to check a reset against). */
+  private readonly contentLength: number;
 
   constructor(
     readonly up: H2Stream,
     readonly head: HeaderList,
     readonly endStream: boolean,
   ) {
+    this.contentLength = Number(headerValue(head, "content-length") ?? 0) || 0;
     up.onData = (chunk, end) => this.data(chunk, end);
     up.onTrailers = (t) => this.gotTrailers(t);
     up.onClose = (code) => this.closed(code);
@@ -187,6 +191,7 @@ export class UpstreamResponse {
   }
 
   private data(chunk: Buffer, end: boolean): void {
+    this.bodyBytes += chunk.length;
     const down = this.down;
     if (down !== undefined) return down.sendData(chunk, end);
     if (chunk.length > 0) (this.held ??= []).push(chunk);
@@ -210,11 +215,17 @@ export class UpstreamResponse {
   private closeDown(code: number): void {
     const down = this.down as H2Stream;
     if (code !== NO_ERROR) return down.reset(code);
-    // RST_STREAM(NO_ERROR) before END_STREAM still says the response is whole: node:http2 sends
-    // it when its last, empty DATA frame waits for a window. The client gets END_STREAM.
-    if (!this.up.remoteEnded && this.trailers === undefined) down.end();
-    // A request body still arriving has nowhere to go.
-    if (!down.remoteEnded) down.onData = (chunk) => down.consume(chunk.length);
+    if (!this.up.remoteEnded && this.trailers === undefined) {
+      // RST_STREAM(NO_ERROR) before END_STREAM: node:http2 sends it when its last, empty DATA
+      // frame waits for a window. The response is whole unless its content-length says not.
+      if (this.bodyBytes < this.contentLength) return down.reset(INTERNAL_ERROR);
+      down.end();
+    }
+    // A request body still arriving has nowhere to go: consumed, and the client told to stop.
+    if (!down.remoteEnded) {
+      down.onData = (chunk) => down.consume(chunk.length);
+      down.endRequestWithResponse();
+    }
   }
 
   private firstFrame(): void {

@@ -3,10 +3,12 @@
 // out as its own buffer, without a copy. Regions handed to the socket are never written again:
 // the slab moves on, and a full one is replaced (the socket keeps the old one alive until sent).
 
-const SLAB_SIZE = 64 * 1024;
+/** A quiet connection keeps a small slab; a busy one's slabs double up to 64 KiB. */
+const FIRST_SLAB = 4 * 1024;
+const MAX_SLAB = 64 * 1024;
 
 export class OutBuffer {
-  slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  slab: Buffer = Buffer.allocUnsafe(FIRST_SLAB);
   /** Where the current, not yet taken, region of the slab starts and ends. */
   private start = 0;
   private end = 0;
@@ -18,7 +20,7 @@ export class OutBuffer {
   reserve(n: number): number {
     if (this.end + n > this.slab.length) {
       this.closeRegion();
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_SIZE, n));
+      this.slab = Buffer.allocUnsafe(Math.max(Math.min(this.slab.length * 2, MAX_SLAB), n));
       this.start = 0;
       this.end = 0;
     }

@@ -164,6 +164,9 @@ describe("HTTP/2 through the proxy", function () {
         if (refusals++ === 0) return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
         stream.respond({ ":status": 200 });
         stream.pipe(stream);
+      } else if (path === "/reject-upload") {
+        // Answers at once without reading the body that is still coming.
+        stream.respond({ ":status": 413 }, { endStream: true });
       } else if (path === "/goaway") {
         stream.respond({ ":status": 200 });
         stream.end("bye");
@@ -247,6 +250,38 @@ describe("HTTP/2 through the proxy", function () {
       await new Promise((resolve) => req.on("end", resolve));
       expect(Buffer.concat(chunks).toString()).to.equal("the body");
       expect(refusals).to.equal(2);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("tells a client still uploading to stop once the upstream has answered (RST_STREAM NO_ERROR)", async () => {
+    const session = connect();
+    try {
+      const req = session.request({ ":method": "POST", ":path": "/reject-upload" });
+      req.on("error", () => undefined);
+      const status = new Promise<number>((resolve) =>
+        req.on("response", (h) => resolve(Number(h[":status"]))),
+      );
+      // More than every window on the way: the upload can only end by the proxy's reset.
+      const chunk = Buffer.alloc(64 * 1024, 3);
+      for (let i = 0; i < 48; i++) req.write(chunk);
+      req.resume();
+      expect(await status).to.equal(413);
+      await new Promise((resolve) => req.on("close", resolve));
+      expect(req.rstCode).to.equal(http2.constants.NGHTTP2_NO_ERROR);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("announces how many streams a client may open at once", async () => {
+    const session = connect();
+    try {
+      const settings = await new Promise<http2.Settings>((resolve) =>
+        session.once("remoteSettings", resolve),
+      );
+      expect(settings.maxConcurrentStreams).to.equal(256);
     } finally {
       session.close();
     }

@@ -233,8 +233,12 @@ export interface ProxyAnswer {
 /** A proxy-generated error: HTTP status with l5d-proxy-error, or for gRPC a trailers-only status. */
 export function respondError(stream: H2Stream, err: ProxyAnswer, grpc: boolean): void {
   const reason = sanitize(err.message);
-  // The request body, if any is still coming, has nowhere to go.
-  if (!stream.remoteEnded) stream.onData = (chunk) => stream.consume(chunk.length);
+  // The request body, if any is still coming, has nowhere to go: consumed, and once the answer
+  // is out the client is told to stop.
+  if (!stream.remoteEnded) {
+    stream.onData = (chunk) => stream.consume(chunk.length);
+    stream.endRequestWithResponse();
+  }
   if (grpc) {
     stream.sendHeaders(
       [

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import {
+  CLIENT_PREFACE,
   FLAG_END_HEADERS,
   FRAME_HEADERS,
   FrameReader,
@@ -316,6 +317,29 @@ describe("HTTP/2 session protocol errors", () => {
     // Our SETTINGS, its WINDOW_UPDATE, then GOAWAY with PROTOCOL_ERROR.
     expect(bytes.subarray(-4).readUInt32BE(0)).to.equal(1);
     expect(bytes[bytes.length - 17 + 3]).to.equal(0x7);
+    await close(srv.server);
+  });
+
+  it("ends a connection that floods one header block with CONTINUATION frames", async () => {
+    const srv = await ourServer(() => undefined);
+    const socket = net.connect(srv.port, "127.0.0.1");
+    socket.on("error", () => undefined);
+    const got: Buffer[] = [];
+    socket.on("data", (c: Buffer) => got.push(c));
+    const empty = Array.from({ length: 100 }, () => frame(0x9, 0, 1));
+    socket.write(
+      Buffer.concat([
+        CLIENT_PREFACE,
+        settingsFrame([]),
+        frame(FRAME_HEADERS, 0, 1, Buffer.from([0x82])),
+        ...empty,
+      ]),
+    );
+    await new Promise((r) => socket.on("close", r));
+    const bytes = Buffer.concat(got);
+    // The last frame is GOAWAY (type 7) with ENHANCE_YOUR_CALM (0xb).
+    expect(bytes[bytes.length - 17 + 3]).to.equal(0x7);
+    expect(bytes.subarray(-4).readUInt32BE(0)).to.equal(0xb);
     await close(srv.server);
   });
 

@@ -67,6 +67,12 @@ const SOCKET_HIGH_WATER = 256 * 1024;
 /** DATA payloads below this size are copied next to their frame header; larger ones go as they are. */
 const COPY_BELOW = 1024;
 const FRAME_HEADER_SIZE = 9;
+/** Streams a peer may have open at once (Go's HTTP/2 server allows 250, nginx 128). */
+const MAX_PEER_STREAMS = 256;
+/** CONTINUATION frames one header block may take. */
+const MAX_CONTINUATIONS = 64;
+/** Bytes waiting to be written before a peer counts as not reading at all. */
+const MAX_UNREAD_OUTPUT = 4 * 1024 * 1024;
 /** How long a connection closed on an error waits for its GOAWAY to leave. */
 const GOAWAY_LINGER_MS = 1000;
 
@@ -103,6 +109,8 @@ export class H2Stream {
   localDone = false;
   /** In the session's list of streams with data to send. */
   sendable = false;
+  /** Server side: once the response has ended, reset a request still arriving (NO_ERROR). */
+  stopRequestWhenAnswered = false;
   sendWindow: number;
   recvWindow = STREAM_WINDOW;
   private unacked = 0;
@@ -160,6 +168,16 @@ export class H2Stream {
     if (this.closed) return;
     if (this.id !== 0) this.session.writeFrame32(FRAME_RST_STREAM, this.id, code);
     this.session.closeStream(this, code);
+  }
+
+  /**
+   * Server side: the rest of the request body is not wanted. Once the response has ended, the
+   * client is told to stop sending it (RST_STREAM NO_ERROR, RFC 9113 §8.1).
+   */
+  endRequestWithResponse(): void {
+    if (this.closed || this.remoteEnded) return;
+    if (this.localEnded) return this.reset(NO_ERROR);
+    this.stopRequestWhenAnswered = true;
   }
 
   /** The owner has passed on `n` received bytes: the peer may send that many more. */
@@ -220,7 +238,7 @@ export class H2Session implements FrameSink {
   private opened = 0;
   /** A header block split over CONTINUATION frames, while it is being received. */
   private continuing:
-    | { streamId: number; flags: number; parts: Buffer[]; size: number }
+    | { streamId: number; flags: number; parts: Buffer[]; size: number; frames: number }
     | undefined;
   private prefaceLeft: number;
 
@@ -240,6 +258,7 @@ export class H2Session implements FrameSink {
       [SETTINGS_MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
     ];
     if (role === "client") settings.unshift([SETTINGS_ENABLE_PUSH, 0]);
+    else settings.unshift([SETTINGS_MAX_CONCURRENT_STREAMS, MAX_PEER_STREAMS]);
     this.write(settingsFrame(settings));
     this.write(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
@@ -307,7 +326,8 @@ export class H2Session implements FrameSink {
   /** Copies `buf` (a whole frame, or the preface) to the output. */
   write(buf: Buffer): void {
     if (this.closed) return;
-    buf.copy(this.out.slab, this.out.reserve(buf.length));
+    const at = this.out.reserve(buf.length);
+    buf.copy(this.out.slab, at);
     this.wake();
   }
 
@@ -480,13 +500,21 @@ export class H2Session implements FrameSink {
 
   private endedLocally(s: H2Stream): void {
     s.localEnded = true;
-    if (s.remoteEnded) this.closeStream(s, NO_ERROR);
+    if (s.remoteEnded) return this.closeStream(s, NO_ERROR);
+    // The whole response is out while the request still comes: the client may stop (§8.1).
+    if (s.stopRequestWhenAnswered) {
+      this.writeFrame32(FRAME_RST_STREAM, s.id, NO_ERROR);
+      this.closeStream(s, NO_ERROR);
+    }
   }
 
   closeStream(s: H2Stream, code: number): void {
     if (s.closed) return;
     s.closed = true;
     s.rstCode = code;
+    // What was queued will not be sent, but its sender must not wait for the credit forever.
+    if (s.queue !== undefined)
+      for (const q of s.queue) if (q.credit > 0) s.creditTo?.consume(q.credit);
     s.queue = undefined;
     if (s.id !== 0 && this.streams.delete(s.id)) this.opened--;
     else {
@@ -499,6 +527,9 @@ export class H2Session implements FrameSink {
   }
 
   private openWaiting(): void {
+    // Out of stream ids: the waiting streams were not sent; refused, they go on a new connection.
+    if (this.nextStreamId > MAX_WINDOW)
+      for (const s of [...this.waiting]) this.closeStream(s, REFUSED_STREAM);
     while (this.waiting.length > 0 && this.opened < this.peerMaxStreams && !this.closed) {
       const s = this.waiting.shift() as H2Stream;
       const p = s.pendingOpen as { block: HeaderList; end: boolean };
@@ -522,6 +553,10 @@ export class H2Session implements FrameSink {
     try {
       if (this.prefaceLeft > 0) chunk = this.checkPreface(chunk);
       if (chunk.length > 0) this.reader.push(chunk);
+      // DATA stops at SOCKET_HIGH_WATER; only a peer that sends and never reads (a PING or
+      // SETTINGS flood) piles answers up beyond it.
+      if (this.socket.writableLength + this.out.bytes > MAX_UNREAD_OUTPUT)
+        throw new H2ConnectionError(ENHANCE_YOUR_CALM, "the peer does not read");
     } catch (err) {
       this.fail(err as Error);
     }
@@ -620,7 +655,13 @@ export class H2Session implements FrameSink {
       fragment = fragment.subarray(5);
     }
     if ((flags & FLAG_END_HEADERS) !== 0) return this.headerBlock(streamId, flags, fragment);
-    this.continuing = { streamId, flags, parts: [Buffer.from(fragment)], size: fragment.length };
+    this.continuing = {
+      streamId,
+      flags,
+      parts: [Buffer.from(fragment)],
+      size: fragment.length,
+      frames: 0,
+    };
   }
 
   /** @internal */
@@ -629,9 +670,9 @@ export class H2Session implements FrameSink {
     if (c === undefined || c.streamId !== streamId)
       throw new H2ConnectionError(PROTOCOL_ERROR, "unexpected CONTINUATION");
     c.size += payload.length;
-    if (c.size > MAX_HEADER_LIST * 2)
+    if (c.size > MAX_HEADER_LIST * 2 || ++c.frames > MAX_CONTINUATIONS)
       throw new H2ConnectionError(ENHANCE_YOUR_CALM, "header block too large");
-    c.parts.push(Buffer.from(payload));
+    if (payload.length > 0) c.parts.push(Buffer.from(payload));
     if ((flags & FLAG_END_HEADERS) === 0) return;
     this.continuing = undefined;
     this.headerBlock(streamId, c.flags, Buffer.concat(c.parts, c.size));
@@ -673,6 +714,11 @@ export class H2Session implements FrameSink {
     const s = new H2Stream(this, this.peerInitialWindow);
     s.id = streamId;
     if (this.goingAway) {
+      this.writeFrame32(FRAME_RST_STREAM, streamId, REFUSED_STREAM);
+      return;
+    }
+    // Beyond the limit this side announced: refused, not processed (§5.1.2).
+    if (this.opened >= MAX_PEER_STREAMS) {
       this.writeFrame32(FRAME_RST_STREAM, streamId, REFUSED_STREAM);
       return;
     }

@@ -222,7 +222,6 @@ export class OutboundH2 {
         // Load is measured to the response head: a long stream does not weigh on its endpoint
         // for its whole life (linkerd2-proxy likewise stops at the first response frame).
         inflight.end();
-        if (req.current === up) req.current = undefined;
         const response = new UpstreamResponse(up, head, endStream);
         const status = Number(headerValue(head, ":status") ?? 0);
         const final = new Promise<FinalOutcome>((done) => {
@@ -246,8 +245,13 @@ export class OutboundH2 {
             response.discard();
           },
         });
-        if (!req.peek || response.framed) return resolve(attempt());
-        response.onFirstFrame = () => resolve(attempt());
+        // Until the attempt is chosen, a client that leaves still cancels the upstream stream.
+        const chosen = (): void => {
+          if (req.current === up) req.current = undefined;
+          resolve(attempt());
+        };
+        if (!req.peek || response.framed) return chosen();
+        response.onFirstFrame = chosen;
       };
     });
   }
