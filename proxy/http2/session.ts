@@ -6,6 +6,7 @@
 // sender (WINDOW_UPDATE) only when the stream it was forwarded to has written it out, which the
 // forwarding stream reports through `creditTo`.
 
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import {
   CANCEL,
@@ -261,6 +262,8 @@ export class H2Session implements FrameSink {
     else settings.unshift([SETTINGS_MAX_CONCURRENT_STREAMS, MAX_PEER_STREAMS]);
     this.write(settingsFrame(settings));
     this.write(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+    // One write per turn already batches the frames; Nagle would only hold the next one back.
+    (socket as Partial<Socket>).setNoDelay?.(true);
     socket.on("data", (chunk: Buffer) => this.receive(chunk));
     socket.on("drain", () => this.flushData());
     socket.on("error", (e: Error) => this.destroy(e));
