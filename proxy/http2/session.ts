@@ -18,7 +18,6 @@ import {
   FLAG_ACK,
   FLAG_END_HEADERS,
   FLAG_END_STREAM,
-  FLAG_PADDED,
   FLAG_PRIORITY,
   FLOW_CONTROL_ERROR,
   FRAME_CONTINUATION,
@@ -53,7 +52,7 @@ import {
   writeFrameHeader,
   type FrameSink,
 } from "./frames";
-import { HpackDecoder, HpackEncoder, type HeaderList } from "./hpack";
+import { HpackDecoder, HpackEncoder, HpackError, type HeaderList } from "./hpack";
 import { OutBuffer } from "./out";
 import { StreamTable } from "./streams";
 
@@ -577,7 +576,7 @@ export class H2Session implements FrameSink {
   /** A connection error: GOAWAY with its code, then close. */
   private fail(err: Error): void {
     const code = err instanceof H2ConnectionError ? err.h2code : COMPRESSION_ERROR;
-    if (!(err instanceof H2ConnectionError) && !isHpackError(err)) {
+    if (!(err instanceof H2ConnectionError) && !(err instanceof HpackError)) {
       this.destroy(err, INTERNAL_ERROR);
       return;
     }
@@ -873,9 +872,3 @@ function isInterim(headers: HeaderList): boolean {
     if (headers[i] === ":status") return headers[i + 1].length === 3 && headers[i + 1][0] === "1";
   return false;
 }
-
-function isHpackError(err: Error): boolean {
-  return (err as { code?: string }).code === "WEFT_ERR_H2_COMPRESSION";
-}
-
-export { CANCEL, NO_ERROR, REFUSED_STREAM, PROTOCOL_ERROR, INTERNAL_ERROR, FLAG_PADDED };

@@ -11,6 +11,12 @@ import type { CompiledRoute, ResponseHead } from "./profile";
 /** Retries after the first attempt, at most (the budget usually bounds them first). */
 export const MAX_RETRIES = 3;
 
+/**
+ * Within one attempt, a request that never reached a server (a failed connect, an HTTP/2 stream
+ * refused unprocessed) goes to an endpoint again at most this often in all.
+ */
+export const CONNECT_ATTEMPTS = 3;
+
 export interface AttemptResponse extends ResponseHead {
   /** Releases a response that will not be forwarded (its attempt is being retried). */
   discard(): void;

@@ -11,7 +11,7 @@ import { ProxyError, upstreamError } from "../errors";
 import type { Attempt, Exchange, RequestRouter } from "../http1/exchange";
 import type { Head } from "../http1/head";
 import type { RouteMetrics } from "../metrics/metrics";
-import { outcomeOf, retryAllowed, RouteTimeoutError } from "./execute";
+import { CONNECT_ATTEMPTS, outcomeOf, retryAllowed, RouteTimeoutError } from "./execute";
 import {
   endpointMetrics,
   type Backend,
@@ -22,9 +22,6 @@ import {
 } from "./logical";
 import type { ResponseOutcome, RouteScope } from "./metrics";
 import type { CompiledRoute } from "./profile";
-
-/** Connect failures are retried on another endpoint within one attempt, at most this often. */
-const CONNECT_ATTEMPTS = 3;
 
 const CONNECT_ERRNOS = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "ECONNRESET"]);
 

@@ -21,6 +21,7 @@ import {
 } from "../http2/proxy";
 import type { H2Session, H2Stream } from "../http2/session";
 import {
+  CONNECT_ATTEMPTS,
   routeRequest,
   type AttemptResponse,
   type FinalOutcome,
@@ -36,9 +37,6 @@ import {
   type ProxyHooks,
 } from "./logical";
 import type { RequestHead } from "./profile";
-
-/** Connect failures move to another endpoint within one attempt, at most this often. */
-const CONNECT_ATTEMPTS = 3;
 
 export interface H2Attempt extends AttemptResponse {
   readonly response: UpstreamResponse;
