@@ -418,10 +418,17 @@ export class Http1Connection implements UpstreamOwner {
     this.socket.pause();
   }
 
-  onUpstreamData(chunk: Buffer): void {
+  onUpstreamData(chunk: Buffer): boolean {
     if (this.resState === RES_HEAD) this.readResponseHead(chunk);
     else if (this.resState === RES_BODY) this.forwardResponseBody(chunk, 0);
     else this.upstream?.destroy();
+    // Nothing of the chunk is held: no partial head in its reader, not a tunnel's (the pipe owns
+    // those), and all that was written to the client already handed to the kernel.
+    return (
+      this.resReader.buffer.length === 0 &&
+      this.reqState !== TUNNEL &&
+      this.socket.writableLength === 0
+    );
   }
 
   private readResponseHead(chunk: Buffer): void {

@@ -10,7 +10,7 @@ function waiter(): UpstreamOwner & { got: Upstream[] } {
   const got: Upstream[] = [];
   return {
     got,
-    onUpstreamData: () => undefined,
+    onUpstreamData: () => false,
     onUpstreamEnd: () => undefined,
     onUpstreamError: () => undefined,
     onUpstreamDrain: () => undefined,

@@ -11,12 +11,17 @@ import { performance } from "node:perf_hooks";
 import { ProxyError, errnoOf } from "../errors";
 import type { Direction, ProxyMetrics, TcpConnMetrics } from "../metrics/metrics";
 import { endpointKey, type Endpoint } from "../route/resolver";
-import { connectWithSlabReads } from "../tcp/reads";
+import { connectWithSlabReads, readsReleased } from "../tcp/reads";
 import { outboundTlsLabels, type TlsSeam } from "../tls/seam";
 
 /** The client-side exchange currently using an upstream connection. */
 export interface UpstreamOwner {
-  onUpstreamData(chunk: Buffer): void;
+  /**
+   * True when neither `chunk` nor any earlier one is held any longer: nothing kept, and all that
+   * was written from them already handed to the kernel. The connection may then read into the
+   * same memory again.
+   */
+  onUpstreamData(chunk: Buffer): boolean;
   onUpstreamEnd(): void;
   onUpstreamError(err: Error): void;
   onUpstreamDrain(): void;
@@ -85,8 +90,8 @@ export class Upstream {
     this.pool.opened(this);
   };
   private readonly onData = (chunk: Buffer): void => {
-    if (this.owner !== null) this.owner.onUpstreamData(chunk);
-    else this.socket.destroy();
+    if (this.owner === null) this.socket.destroy();
+    else if (this.owner.onUpstreamData(chunk)) readsReleased(this.socket);
   };
   private readonly onEnd = (): void => {
     if (this.owner !== null) this.owner.onUpstreamEnd();

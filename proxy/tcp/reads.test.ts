@@ -1,18 +1,26 @@
 import { expect } from "chai";
 import * as crypto from "node:crypto";
 import * as net from "node:net";
-import { ReadSlab, connectWithSlabReads } from "./reads";
+import { ReadSlab, connectWithSlabReads, readsReleased } from "./reads";
 
-/** A loopback server that writes `data` in pieces of varied size, then ends. */
-async function sender(data: Buffer): Promise<{ server: net.Server; port: number }> {
+/**
+ * A loopback server that writes `data` in pieces of varied size (up to `piece`), then ends; `paced`:
+ * one piece per turn of its event loop.
+ */
+async function sender(
+  data: Buffer,
+  piece = 40_000,
+  paced = false,
+): Promise<{ server: net.Server; port: number }> {
   const server = net.createServer((s) => {
     let at = 0;
     const next = (): void => {
       while (at < data.length) {
-        const n = 1 + ((at * 7919) % 40_000);
+        const n = 1 + ((at * 7919) % piece);
         const ok = s.write(data.subarray(at, at + n));
         at += n;
         if (!ok) return void s.once("drain", next);
+        if (paced) return void setTimeout(next, 0);
       }
       s.end();
     };
@@ -59,6 +67,52 @@ describe("slab reads of upstream sockets", () => {
   });
 });
 
+describe("slab reads released by their reader", () => {
+  it("read into one slab again and again when each chunk is let go as it is delivered", async () => {
+    const data = crypto.randomBytes(4 * 1024 * 1024);
+    const { server, port } = await sender(data);
+    const socket = connectWithSlabReads("127.0.0.1", port);
+    const hash = crypto.createHash("sha256");
+    const slabs = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    socket.on("data", (c: Buffer) => {
+      hash.update(c);
+      slabs.add(c.buffer);
+      chunks++;
+      readsReleased(socket);
+    });
+    await new Promise((r) => socket.on("end", r));
+    server.close();
+    expect(hash.digest("hex")).to.equal(crypto.createHash("sha256").update(data).digest("hex"));
+    // Only the growth from 8 KiB to 64 KiB slabs allocates.
+    expect(chunks).to.be.greaterThan(50);
+    expect(slabs.size).to.be.at.most(4);
+  });
+
+  it("never reads over a chunk that was not released, though later ones were", async () => {
+    // Small writes, one per turn of the sender's loop: reads much smaller than their room.
+    const data = crypto.randomBytes(400 * 1024);
+    const { server, port } = await sender(data, 3000, true);
+    const socket = connectWithSlabReads("127.0.0.1", port);
+    const kept: { at: number; chunk: Buffer }[] = [];
+    let at = 0;
+    let n = 0;
+    socket.on("data", (c: Buffer) => {
+      // Every third chunk is kept; the others are done with as they come, and say so.
+      if (n++ % 3 === 0) kept.push({ at, chunk: c });
+      else readsReleased(socket);
+      at += c.length;
+    });
+    await new Promise((r) => socket.on("end", r));
+    server.close();
+    expect(at).to.equal(data.length);
+    expect(kept.length).to.be.greaterThan(5);
+    // Compared only now: a kept chunk whose memory was read into again would differ.
+    for (const k of kept)
+      expect(k.chunk.equals(data.subarray(k.at, k.at + k.chunk.length))).to.equal(true);
+  });
+});
+
 describe("read slab sizing", () => {
   it("gives more room after a read that filled it, up to 32 KiB, and never hands out a slice twice", () => {
     const slab = new ReadSlab();
@@ -80,5 +134,51 @@ describe("read slab sizing", () => {
     for (let i = 0; i < 20; i++) slab.take(slab.room(), 150);
     expect(first.buffer.byteLength).to.equal(8192);
     expect(slab.room().buffer.byteLength).to.equal(8192);
+  });
+});
+
+describe("read slab reuse", () => {
+  /** The readable side of a socket, as deliver() sees it: push, and what is left buffered. */
+  function readable(
+    onPush: (c: Buffer) => void,
+    buffered = 0,
+  ): { push(c: Buffer): boolean; readableLength: number } {
+    return { push: (c) => (onPush(c), true), readableLength: buffered };
+  }
+
+  it("starts over at the slab's beginning after a released delivery", () => {
+    const slab = new ReadSlab();
+    const room = slab.room();
+    const sock = readable(() => slab.release());
+    slab.deliver(sock as never, room, 100);
+    const next = slab.room();
+    expect(next.buffer).to.equal(room.buffer);
+    expect(next.byteOffset).to.equal(room.byteOffset);
+  });
+
+  it("goes on after the last slice when the delivery was not released, and pins the slab", () => {
+    const slab = new ReadSlab();
+    const room = slab.room();
+    slab.deliver(readable(() => undefined) as never, room, 100);
+    const next = slab.room();
+    expect(next.byteOffset).to.equal(room.byteOffset + 100);
+    // Released later deliveries do not bring the pinned slab back to its start.
+    slab.deliver(readable(() => slab.release()) as never, next, 100);
+    expect(slab.room().byteOffset).to.equal(room.byteOffset + 200);
+  });
+
+  it("does not start over while a slice is still buffered in the socket", () => {
+    const slab = new ReadSlab();
+    const room = slab.room();
+    slab.deliver(readable(() => slab.release(), 100) as never, room, 100);
+    expect(slab.room().byteOffset).to.equal(room.byteOffset + 100);
+  });
+
+  it("ignores a release that comes outside a delivery", () => {
+    const slab = new ReadSlab();
+    const room = slab.room();
+    slab.release();
+    slab.deliver(readable(() => undefined) as never, room, 100);
+    expect(slab.room().byteOffset).to.equal(room.byteOffset + 100);
   });
 });
