@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type ProxyConfig } from "./config";
 import { registerReadinessGate } from "./admin/readiness";
 import type { ProxyIdentity } from "./identity/start";
 import { ProxyMetrics } from "./metrics/metrics";
+import { releaseStartupPages } from "./native/startup-pages";
 import { describe, startProxy } from "./proxy";
 import type { DiscoveryStack } from "./routes/stack";
 import { noTls, type TlsSeam } from "./tls/seam";
@@ -32,6 +33,10 @@ async function runProxy(): Promise<number> {
     metrics,
   });
   process.stdout.write(`weft-proxy: listening ${describe(proxy)}\n`);
+  // What start-up alone touched of the executable leaves the resident set (startup-pages.ts).
+  const released = releaseStartupPages();
+  if ("skipped" in released) proxy.log.debug("startup pages kept", { reason: released.skipped });
+  else proxy.log.debug("startup pages released", released);
   process.on("SIGTERM", () => void proxy.drain());
   process.on("SIGINT", () => void proxy.drain());
   await proxy.done;

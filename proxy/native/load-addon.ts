@@ -6,6 +6,8 @@ import { NativeAddonError } from "./errors";
 /** The addon's surface: a positive result or a negative errno. */
 export interface OriginalDstAddon {
   getOriginalDst(fd: number): [string, number, number] | number;
+  /** madvise(MADV_DONTNEED) of [start, end): 0 or a negative errno (absent in an older build). */
+  releasePages?(start: number, end: number): number;
 }
 
 export const ADDON_FILE = "original_dst.node";

@@ -5,12 +5,21 @@
  * (the destination before NAT), or a negative errno when the kernel has no NAT record for it.
  * The option numbers come from <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>;
  * they are spelled out here so the addon builds without kernel headers.
+ *
+ * releasePages(start, end) tells the kernel this process no longer needs the pages of a clean,
+ * read-only file mapping (madvise MADV_DONTNEED): they leave its resident set, stay in the page
+ * cache, and come back on the next touch. Returns 0 or a negative errno. The caller picks the
+ * range (proxy/native/startup-pages.ts); only a mapping never written may be given, since
+ * MADV_DONTNEED drops a private page's changes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <node_api.h>
 
@@ -77,9 +86,30 @@ static napi_value get_original_dst(napi_env env, napi_callback_info info) {
   return number(env, -EAFNOSUPPORT);
 }
 
+static napi_value release_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double start = 0, end = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+      napi_get_value_double(env, argv[0], &start) != napi_ok ||
+      napi_get_value_double(env, argv[1], &end) != napi_ok) {
+    return number(env, -EINVAL);
+  }
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  uint64_t a = (uint64_t)start, b = (uint64_t)end;
+  if (start < 0 || end <= start || (double)a != start || (double)b != end || a % page != 0 ||
+      b % page != 0) {
+    return number(env, -EINVAL);
+  }
+  if (madvise((void *)(uintptr_t)a, (size_t)(b - a), MADV_DONTNEED) != 0) return number(env, -errno);
+  return number(env, 0);
+}
+
 NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
   napi_value fn;
   napi_create_function(env, "getOriginalDst", NAPI_AUTO_LENGTH, get_original_dst, NULL, &fn);
   napi_set_named_property(env, exports, "getOriginalDst", fn);
+  napi_create_function(env, "releasePages", NAPI_AUTO_LENGTH, release_pages, NULL, &fn);
+  napi_set_named_property(env, exports, "releasePages", fn);
   return exports;
 }
