@@ -5,7 +5,7 @@
 # Environment:
 #   WEFT_SEA_ENTRY       entry point (default proxy/main.ts)
 #   WEFT_SEA_OUT         output binary (default dist/weft-proxy)
-#   WEFT_SEA_CODE_CACHE  true|false: V8 code cache in the blob (default true, see README figures)
+#   WEFT_SEA_CODE_CACHE  true|false: V8 code cache in the blob (default true; proxy/sea/measure-cli.ts times a build either way)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
