@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { loadConfig } from "../../proxy/config";
 import { ProxyMetrics } from "../../proxy/metrics/metrics";
+import { releaseStartupPages } from "../../proxy/native/startup-pages";
 import { describe, startProxy } from "../../proxy/proxy";
 import { OriginalDestinationResolver, type Resolver } from "../../proxy/route/resolver";
 import { MtlsCredentials, mtlsOriginator, mtlsTerminator } from "../../proxy/tls/mtls";
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
     resolvePerRequest: false,
   });
   process.stdout.write(`weft-proxy (bench mTLS hop): listening ${describe(proxy)}\n`);
+  // As weft-proxy does once listening (proxy/main.ts).
+  releaseStartupPages();
   process.on("SIGTERM", () => void proxy.drain());
   await proxy.done;
   process.exit(0);
