@@ -24,6 +24,16 @@ function load(): Loaded {
   return loaded;
 }
 
+/** The addon, loaded once for the process (start-up pages use it too), or why it is missing. */
+export function nativeAddon(): OriginalDstAddon | NativeAddonMissing {
+  const l = load();
+  return "addon" in l ? l.addon : { missing: l.reason };
+}
+
+export interface NativeAddonMissing {
+  readonly missing: string;
+}
+
 /** Whether redirected connections can be traced back to their original destination, and if not, why. */
 export function interceptionAvailable(): InterceptionStatus {
   const l = load();

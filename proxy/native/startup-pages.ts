@@ -6,7 +6,7 @@
 // shared, and the pages the proxy does use fault back in on their next touch, from memory.
 
 import * as fs from "node:fs";
-import { loadAddon } from "./load-addon";
+import { nativeAddon } from "./original-dst";
 
 export interface Mapping {
   readonly start: number;
@@ -60,15 +60,16 @@ export type Released = { kb: number; mappings: number } | { skipped: string };
 
 /** Gives back this process's clean read-only pages of its executable; what it did, or why not. */
 export function releaseStartupPages(file = process.execPath): Released {
-  let release: ((start: number, end: number) => number) | undefined;
+  const addon = nativeAddon();
+  if ("missing" in addon) return { skipped: addon.missing };
+  const release = addon.releasePages;
+  if (release === undefined) return { skipped: "the native addon has no releasePages" };
   let smaps: string;
   try {
-    release = loadAddon().releasePages;
     smaps = fs.readFileSync("/proc/self/smaps", "latin1");
   } catch (err) {
     return { skipped: (err as Error).message };
   }
-  if (release === undefined) return { skipped: "the native addon has no releasePages" };
   let kb = 0;
   let mappings = 0;
   for (const m of releasableMappings(smaps, file)) {
